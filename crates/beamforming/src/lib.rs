@@ -1,0 +1,1 @@
+//! Beamforming: DualOpt ISAC-SALINR, clarabel reference, SLINR, FP-SALINR, WMMSE, true-SINR evaluator

@@ -1,0 +1,1 @@
+//! Channel knowledge maps: OLS angular-power-spectrum recovery, gap filling, queries

@@ -1,0 +1,6 @@
+//! `gen-traj` binary: parse arguments and hand over to the library.
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    sdusc_cli::main_with(sdusc_cli::gen_traj::run)
+}

@@ -1,0 +1,6 @@
+//! `run-sdusc` binary: parse arguments and hand over to the library.
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    sdusc_cli::main_with(sdusc_cli::run_sdusc::run)
+}

@@ -1,0 +1,1 @@
+//! Artifact formats: Parquet schemas, the CKM file, atomic writes, provenance metadata

@@ -1,0 +1,616 @@
+//! Scenarios: a TOML file deserialized into [`RawScenario`] (unknown keys are
+//! rejected by name), then validated into [`Scenario`] with errors that name
+//! the field, the bad value and the expected range.
+//!
+//! Every field is documented on [`RawScenario`]'s sections; `pipelines/paper.toml`
+//! lists the paper's defaults (SPEC §2).
+
+use std::f64::consts::PI;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::geometry::{BsSite, Point};
+
+/// Why a scenario was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("scenario {path} is not valid TOML for a scenario: {message}")]
+    Parse { path: String, message: String },
+    #[error("scenario field `{field}` = {value}: expected {expected}")]
+    Invalid {
+        field: String,
+        value: String,
+        expected: String,
+    },
+}
+
+fn invalid(field: &str, value: impl std::fmt::Display, expected: &str) -> ScenarioError {
+    ScenarioError::Invalid {
+        field: field.to_string(),
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+/// The scenario file as written. All sections are required except where a
+/// field has a documented default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// A short name, recorded in every artifact.
+    pub name: String,
+    pub network: RawNetwork,
+    pub users: RawUsers,
+    pub epochs: RawEpochs,
+    pub channel: RawChannel,
+    pub ckm: RawCkm,
+    pub sensing: RawSensing,
+    #[serde(default)]
+    pub run: RawRun,
+}
+
+/// `[network]`: base stations and arrays.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    /// Site layout: "paper" (3 BSs at (0,0), (180,0), (90,90√3) m, broadsides
+    /// facing the centroid) or "explicit" (use `sites`).
+    pub layout: String,
+    /// Explicit sites, one table per BS (`layout = "explicit"` only):
+    /// `{ x_m, y_m, broadside_deg }`, broadside azimuth counter-clockwise from +x.
+    #[serde(default)]
+    pub sites: Vec<RawSite>,
+    /// Nt, transmit ULA elements (half-wavelength spacing). 1…1024.
+    pub tx_antennas: usize,
+    /// Nr, receive ULA elements. 1…1024.
+    pub rx_antennas: usize,
+    /// Pℓ, per-BS transmit power budget, dBm.
+    pub power_dbm: f64,
+    /// Carrier frequency fc, GHz.
+    pub carrier_ghz: f64,
+    /// R_cell: users are within this distance of their BS, metres.
+    pub cell_radius_m: f64,
+    /// Users are at least this far from their BS, metres.
+    pub min_distance_m: f64,
+    /// Half-width of each BS's sector around its broadside, degrees (0, 90].
+    pub sector_half_width_deg: f64,
+}
+
+/// One explicit BS site.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    pub x_m: f64,
+    pub y_m: f64,
+    /// Azimuth of the array broadside, degrees counter-clockwise from +x.
+    pub broadside_deg: f64,
+}
+
+/// `[users]`: population, scheduling limits, mobility.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsers {
+    /// |Uℓ|, users per cell.
+    pub per_cell: usize,
+    /// |Sℓ|max, maximum users scheduled per BS per epoch.
+    pub max_scheduled: usize,
+    /// User speed v, m/s.
+    pub speed_mps: f64,
+    /// Ts: a user not served for Ts−1 consecutive epochs is force-scheduled.
+    pub force_schedule_after: usize,
+}
+
+/// `[epochs]`: time structure.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEpochs {
+    /// N, epochs per run.
+    pub count: usize,
+    /// ΔT, epoch length, milliseconds.
+    pub duration_ms: f64,
+    /// Td, backhaul delay, milliseconds (must be < ΔT: messages of epoch n
+    /// arrive within epoch n).
+    pub backhaul_delay_ms: f64,
+}
+
+/// `[channel]`: the simulated propagation (SPEC §4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    /// α0, path loss at 1 m, dB (negative).
+    pub reference_path_loss_db: f64,
+    /// Path-loss exponent.
+    pub path_loss_exponent: f64,
+    /// Np, paths per link (intra-cell: 1 LoS + Np−1 NLoS; inter-cell: Np NLoS).
+    pub paths: usize,
+    /// [lo, hi] of the LoS-to-NLoS power ratio ρ ~ U(lo, hi), linear.
+    pub nlos_power_ratio: [f64; 2],
+    /// Standard deviation of inter-cell path phases (paper: π/5), radians.
+    pub inter_cell_phase_std_rad: f64,
+    /// Small-scale phase model: "paper" (intra U(0,2π), inter N(0, std²)) or
+    /// "uniform" (all U(0,2π)).
+    pub phase_model: String,
+    /// SNR that calibrates the noise power σc² (SPEC §4.4), dB.
+    pub snr_calibration_db: f64,
+    /// Lattice spacing of the spatially consistent path fields, metres.
+    pub correlation_distance_m: f64,
+    /// Seed of the environment (the world's large-scale parameters).
+    pub environment_seed: u64,
+}
+
+/// `[ckm]`: the drive test and the channel knowledge maps (SPEC §5).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCkm {
+    /// Grid cell edge, metres.
+    pub grid_m: f64,
+    /// Nb, beams of the DFT codebook.
+    pub beams: usize,
+    /// Fraction of grid cells the drive test measures, (0, 1].
+    pub measured_fraction: f64,
+    /// T, RSRP snapshots averaged per measurement (fresh phases each).
+    pub snapshots: usize,
+    /// Nθ, angular bins of the APS dictionary.
+    pub angle_bins: usize,
+    /// [θmin, θmax] of the bins, degrees from broadside.
+    pub angle_range_deg: [f64; 2],
+}
+
+/// `[sensing]`: the ISAC echo model (SPEC §8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSensing {
+    /// a_θ, angle error scale (16).
+    pub error_scale_theta: f64,
+    /// a_τ, delay error scale (16), seconds.
+    pub error_scale_tau: f64,
+    /// a_μ, Doppler error scale (16), Hz.
+    pub error_scale_mu: f64,
+    /// G, matched-filter gain.
+    pub matched_filter_gain: f64,
+    /// c̄, threshold of the sensing constraint (17).
+    pub threshold: f64,
+    /// η, reflection coefficient in β = η/(τc) (amplitude ∝ 1/d), metres.
+    pub reflection_coefficient: f64,
+    /// σz², echo noise power, dBm.
+    pub echo_noise_dbm: f64,
+}
+
+/// `[run]`: defaults for the runs of this scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    /// Independent drops (user placements and trajectories).
+    #[serde(default = "default_drops")]
+    pub drops: usize,
+    /// Master seed of drops, trajectories and measurements.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_drops() -> usize {
+    1
+}
+
+impl Default for RawRun {
+    fn default() -> Self {
+        Self {
+            drops: default_drops(),
+            seed: 0,
+        }
+    }
+}
+
+/// Small-scale phase model (SPEC §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseModel {
+    /// Intra-cell U(0, 2π); inter-cell N(0, std²).
+    Paper,
+    /// All paths U(0, 2π).
+    Uniform,
+}
+
+/// A validated scenario, in SI units (W, m, s, rad, Hz).
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub sites: Vec<BsSite>,
+    pub tx_antennas: usize,
+    pub rx_antennas: usize,
+    /// Per-BS power budget, W.
+    pub power_w: f64,
+    pub carrier_hz: f64,
+    pub cell_radius_m: f64,
+    pub min_distance_m: f64,
+    pub sector_half_width_rad: f64,
+    pub users_per_cell: usize,
+    pub max_scheduled: usize,
+    pub speed_mps: f64,
+    pub force_schedule_after: usize,
+    pub epochs: usize,
+    pub epoch_s: f64,
+    pub backhaul_delay_s: f64,
+    /// α0, linear.
+    pub reference_path_loss: f64,
+    pub path_loss_exponent: f64,
+    pub paths: usize,
+    pub nlos_power_ratio: (f64, f64),
+    pub inter_cell_phase_std_rad: f64,
+    pub phase_model: PhaseModel,
+    /// Calibration SNR, linear.
+    pub snr_calibration: f64,
+    pub correlation_distance_m: f64,
+    pub environment_seed: u64,
+    pub grid_m: f64,
+    pub beams: usize,
+    pub measured_fraction: f64,
+    pub snapshots: usize,
+    pub angle_bins: usize,
+    pub angle_range_rad: (f64, f64),
+    pub sensing: SensingParams,
+    pub drops: usize,
+    pub seed: u64,
+    /// The raw form this was validated from (for provenance).
+    pub raw: RawScenario,
+}
+
+/// Sensing parameters in SI units.
+#[derive(Debug, Clone, Copy)]
+pub struct SensingParams {
+    pub error_scale_theta: f64,
+    pub error_scale_tau: f64,
+    pub error_scale_mu: f64,
+    pub matched_filter_gain: f64,
+    pub threshold: f64,
+    pub reflection_coefficient: f64,
+    /// σz², W.
+    pub echo_noise_w: f64,
+}
+
+/// Speed of light, m/s.
+pub const SPEED_OF_LIGHT: f64 = 299_792_458.0;
+
+/// dBm → W.
+pub fn dbm_to_w(dbm: f64) -> f64 {
+    10f64.powf((dbm - 30.0) / 10.0)
+}
+
+/// W → dBm.
+pub fn w_to_dbm(w: f64) -> f64 {
+    10.0 * w.log10() + 30.0
+}
+
+fn check_range(field: &str, value: f64, lo: f64, hi: f64) -> Result<f64, ScenarioError> {
+    if value.is_finite() && value >= lo && value <= hi {
+        Ok(value)
+    } else {
+        Err(invalid(field, value, &format!("a finite number in [{lo}, {hi}]")))
+    }
+}
+
+fn check_positive(field: &str, value: f64) -> Result<f64, ScenarioError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(invalid(field, value, "a finite number > 0"))
+    }
+}
+
+fn check_count(field: &str, value: usize, lo: usize, hi: usize) -> Result<usize, ScenarioError> {
+    if (lo..=hi).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(field, value, &format!("an integer in [{lo}, {hi}]")))
+    }
+}
+
+impl Scenario {
+    /// Read and validate a scenario file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parse and validate scenario TOML; `origin` names the source in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        let raw: RawScenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        Self::validate(raw)
+    }
+
+    /// Validate a raw scenario.
+    pub fn validate(raw: RawScenario) -> Result<Self, ScenarioError> {
+        let n = &raw.network;
+        let sites = match n.layout.as_str() {
+            "paper" => {
+                if !n.sites.is_empty() {
+                    return Err(invalid(
+                        "network.sites",
+                        format!("{} sites", n.sites.len()),
+                        "no sites with layout = \"paper\" (use layout = \"explicit\")",
+                    ));
+                }
+                paper_sites()
+            }
+            "explicit" => {
+                if n.sites.is_empty() {
+                    return Err(invalid("network.sites", "[]", "at least one site with layout = \"explicit\""));
+                }
+                let mut sites = Vec::with_capacity(n.sites.len());
+                for (i, s) in n.sites.iter().enumerate() {
+                    let field = |f: &str| format!("network.sites[{i}].{f}");
+                    check_range(&field("x_m"), s.x_m, -1e6, 1e6)?;
+                    check_range(&field("y_m"), s.y_m, -1e6, 1e6)?;
+                    check_range(&field("broadside_deg"), s.broadside_deg, -360.0, 360.0)?;
+                    sites.push(BsSite {
+                        position: Point::new(s.x_m, s.y_m),
+                        broadside_rad: s.broadside_deg.to_radians(),
+                    });
+                }
+                for i in 0..sites.len() {
+                    for j in 0..i {
+                        if sites[i].position.distance(sites[j].position) < 1.0 {
+                            return Err(invalid(
+                                &format!("network.sites[{i}]"),
+                                format!("({}, {})", sites[i].position.x, sites[i].position.y),
+                                &format!("a site at least 1 m from site {j}"),
+                            ));
+                        }
+                    }
+                }
+                sites
+            }
+            other => return Err(invalid("network.layout", format!("{other:?}"), "\"paper\" or \"explicit\"")),
+        };
+        let tx_antennas = check_count("network.tx_antennas", n.tx_antennas, 1, 1024)?;
+        let rx_antennas = check_count("network.rx_antennas", n.rx_antennas, 1, 1024)?;
+        let power_dbm = check_range("network.power_dbm", n.power_dbm, -30.0, 80.0)?;
+        let carrier_ghz = check_range("network.carrier_ghz", n.carrier_ghz, 0.1, 300.0)?;
+        let cell_radius_m = check_range("network.cell_radius_m", n.cell_radius_m, 1.0, 1e5)?;
+        let min_distance_m = check_range("network.min_distance_m", n.min_distance_m, 0.1, cell_radius_m)?;
+        if min_distance_m >= cell_radius_m {
+            return Err(invalid(
+                "network.min_distance_m",
+                min_distance_m,
+                "a distance smaller than network.cell_radius_m",
+            ));
+        }
+        let sector = check_range("network.sector_half_width_deg", n.sector_half_width_deg, 1.0, 90.0)?;
+
+        let u = &raw.users;
+        let users_per_cell = check_count("users.per_cell", u.per_cell, 1, 100_000)?;
+        let max_scheduled = check_count("users.max_scheduled", u.max_scheduled, 1, 100_000)?;
+        let speed_mps = check_range("users.speed_mps", u.speed_mps, 0.0, 1000.0)?;
+        let force_schedule_after = check_count("users.force_schedule_after", u.force_schedule_after, 1, 1_000_000)?;
+
+        let e = &raw.epochs;
+        let epochs = check_count("epochs.count", e.count, 1, 1_000_000)?;
+        let duration_ms = check_positive("epochs.duration_ms", e.duration_ms)?;
+        let delay_ms = check_range("epochs.backhaul_delay_ms", e.backhaul_delay_ms, 0.0, f64::MAX)?;
+        if delay_ms >= duration_ms {
+            return Err(invalid(
+                "epochs.backhaul_delay_ms",
+                delay_ms,
+                "a delay shorter than epochs.duration_ms (messages must arrive within the epoch)",
+            ));
+        }
+
+        let c = &raw.channel;
+        let alpha0_db = check_range("channel.reference_path_loss_db", c.reference_path_loss_db, -200.0, 0.0)?;
+        let exponent = check_range("channel.path_loss_exponent", c.path_loss_exponent, 1.0, 6.0)?;
+        let paths = check_count("channel.paths", c.paths, 1, 64)?;
+        let [rho_lo, rho_hi] = c.nlos_power_ratio;
+        check_positive("channel.nlos_power_ratio[0]", rho_lo)?;
+        check_positive("channel.nlos_power_ratio[1]", rho_hi)?;
+        if rho_lo > rho_hi {
+            return Err(invalid(
+                "channel.nlos_power_ratio",
+                format!("[{rho_lo}, {rho_hi}]"),
+                "[lo, hi] with lo <= hi",
+            ));
+        }
+        let phase_std = check_range("channel.inter_cell_phase_std_rad", c.inter_cell_phase_std_rad, 0.0, 10.0)?;
+        let phase_model = match c.phase_model.as_str() {
+            "paper" => PhaseModel::Paper,
+            "uniform" => PhaseModel::Uniform,
+            other => return Err(invalid("channel.phase_model", format!("{other:?}"), "\"paper\" or \"uniform\"")),
+        };
+        let snr_db = check_range("channel.snr_calibration_db", c.snr_calibration_db, -50.0, 100.0)?;
+        let corr = check_range("channel.correlation_distance_m", c.correlation_distance_m, 0.01, 1e4)?;
+
+        let k = &raw.ckm;
+        let grid_m = check_range("ckm.grid_m", k.grid_m, 0.01, 1000.0)?;
+        let beams = check_count("ckm.beams", k.beams, 1, 4096)?;
+        let measured_fraction = check_range("ckm.measured_fraction", k.measured_fraction, 1e-6, 1.0)?;
+        let snapshots = check_count("ckm.snapshots", k.snapshots, 1, 10_000)?;
+        let angle_bins = check_count("ckm.angle_bins", k.angle_bins, 1, 100_000)?;
+        let [amin, amax] = k.angle_range_deg;
+        check_range("ckm.angle_range_deg[0]", amin, -90.0, 90.0)?;
+        check_range("ckm.angle_range_deg[1]", amax, -90.0, 90.0)?;
+        if amin >= amax {
+            return Err(invalid("ckm.angle_range_deg", format!("[{amin}, {amax}]"), "[min, max] with min < max"));
+        }
+        // The CKM area must not be absurdly large for the grid (guards memory).
+        let extent = 2.0 * (cell_radius_m + sites.iter().map(|s| s.position.x.abs().max(s.position.y.abs())).fold(0.0, f64::max));
+        let cells_per_bs = (extent / grid_m).powi(2);
+        if cells_per_bs > 5e8 {
+            return Err(invalid(
+                "ckm.grid_m",
+                grid_m,
+                &format!("a grid with fewer than 5e8 cells over the {extent:.0} m area (got {cells_per_bs:.2e})"),
+            ));
+        }
+
+        let s = &raw.sensing;
+        let sensing = SensingParams {
+            error_scale_theta: check_positive("sensing.error_scale_theta", s.error_scale_theta)?,
+            error_scale_tau: check_positive("sensing.error_scale_tau", s.error_scale_tau)?,
+            error_scale_mu: check_positive("sensing.error_scale_mu", s.error_scale_mu)?,
+            matched_filter_gain: check_positive("sensing.matched_filter_gain", s.matched_filter_gain)?,
+            threshold: check_positive("sensing.threshold", s.threshold)?,
+            reflection_coefficient: check_positive("sensing.reflection_coefficient", s.reflection_coefficient)?,
+            echo_noise_w: dbm_to_w(check_range("sensing.echo_noise_dbm", s.echo_noise_dbm, -250.0, 50.0)?),
+        };
+        let drops = check_count("run.drops", raw.run.drops, 1, 100_000)?;
+
+        Ok(Scenario {
+            name: raw.name.clone(),
+            sites,
+            tx_antennas,
+            rx_antennas,
+            power_w: dbm_to_w(power_dbm),
+            carrier_hz: carrier_ghz * 1e9,
+            cell_radius_m,
+            min_distance_m,
+            sector_half_width_rad: sector.to_radians(),
+            users_per_cell,
+            max_scheduled,
+            speed_mps,
+            force_schedule_after,
+            epochs,
+            epoch_s: duration_ms * 1e-3,
+            backhaul_delay_s: delay_ms * 1e-3,
+            reference_path_loss: 10f64.powf(alpha0_db / 10.0),
+            path_loss_exponent: exponent,
+            paths,
+            nlos_power_ratio: (rho_lo, rho_hi),
+            inter_cell_phase_std_rad: phase_std,
+            phase_model,
+            snr_calibration: 10f64.powf(snr_db / 10.0),
+            correlation_distance_m: corr,
+            environment_seed: c.environment_seed,
+            grid_m,
+            beams,
+            measured_fraction,
+            snapshots,
+            angle_bins,
+            angle_range_rad: (amin.to_radians(), amax.to_radians()),
+            sensing,
+            drops,
+            seed: raw.run.seed,
+            raw,
+        })
+    }
+
+    /// Number of BSs, L.
+    pub fn num_bs(&self) -> usize {
+        self.sites.len()
+    }
+
+    /// SHA-256 of the scenario's canonical form (the validated raw fields),
+    /// hex; two files that differ only in layout or comments hash the same.
+    pub fn hash(&self) -> String {
+        let canonical = toml::to_string(&self.raw).expect("a deserialized scenario serializes");
+        let digest = Sha256::digest(canonical.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Centres of the angular bins θ_1…θ_Nθ of the APS dictionary (SPEC §5.2).
+    pub fn angle_bin_centres(&self) -> Vec<f64> {
+        let (lo, hi) = self.angle_range_rad;
+        let step = (hi - lo) / self.angle_bins as f64;
+        (0..self.angle_bins).map(|i| lo + (i as f64 + 0.5) * step).collect()
+    }
+
+    /// Wavelength, m.
+    pub fn wavelength_m(&self) -> f64 {
+        SPEED_OF_LIGHT / self.carrier_hz
+    }
+}
+
+/// The paper's three sites: (0,0), (180,0), (90, 90√3) m, each broadside
+/// pointing at the centroid.
+pub fn paper_sites() -> Vec<BsSite> {
+    let positions = [Point::new(0.0, 0.0), Point::new(180.0, 0.0), Point::new(90.0, 90.0 * 3f64.sqrt())];
+    let centroid = Point::new(
+        positions.iter().map(|p| p.x).sum::<f64>() / 3.0,
+        positions.iter().map(|p| p.y).sum::<f64>() / 3.0,
+    );
+    positions
+        .iter()
+        .map(|&p| BsSite {
+            position: p,
+            broadside_rad: (centroid.y - p.y).atan2(centroid.x - p.x),
+        })
+        .collect()
+}
+
+/// Wrap an angle to (−π, π].
+pub fn wrap_angle(a: f64) -> f64 {
+    let mut x = (a + PI).rem_euclid(2.0 * PI) - PI;
+    if x <= -PI {
+        x += 2.0 * PI;
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SMOKE: &str = include_str!("../../../pipelines/smoke.toml");
+    const PAPER: &str = include_str!("../../../pipelines/paper.toml");
+
+    #[test]
+    fn shipped_scenarios_validate() {
+        let paper = Scenario::from_toml(PAPER, "paper.toml").unwrap();
+        assert_eq!(paper.num_bs(), 3);
+        assert_eq!(paper.tx_antennas, 32);
+        assert!((paper.power_w - 3.981).abs() < 1e-3);
+        Scenario::from_toml(SMOKE, "smoke.toml").unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let text = SMOKE.replace("tx_antennas", "tx_antenas");
+        let err = Scenario::from_toml(&text, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("tx_antenas"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_field_value_and_range() {
+        let cases = [
+            ("measured_fraction = ", "ckm.measured_fraction"),
+            ("tx_antennas = ", "network.tx_antennas"),
+        ];
+        for (key, field) in cases {
+            let text: String = SMOKE
+                .lines()
+                .map(|l| if l.trim_start().starts_with(key) { format!("{key}0") } else { l.to_string() })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let err = Scenario::from_toml(&text, "x.toml").unwrap_err().to_string();
+            assert!(err.contains(field) && err.contains("expected"), "{err}");
+        }
+    }
+
+    #[test]
+    fn hash_ignores_formatting_but_not_values() {
+        let a = Scenario::from_toml(SMOKE, "a").unwrap();
+        let b = Scenario::from_toml(&format!("# comment\n{SMOKE}"), "b").unwrap();
+        assert_eq!(a.hash(), b.hash());
+        let c = Scenario::from_toml(&SMOKE.replace("environment_seed = 7", "environment_seed = 8"), "c").unwrap();
+        assert_ne!(a.hash(), c.hash());
+    }
+
+    #[test]
+    fn paper_sites_face_the_centroid() {
+        let sites = paper_sites();
+        assert!((sites[0].broadside_rad - 30f64.to_radians()).abs() < 1e-12);
+        assert!((sites[1].broadside_rad - 150f64.to_radians()).abs() < 1e-12);
+        assert!((sites[2].broadside_rad + 90f64.to_radians()).abs() < 1e-12);
+    }
+}

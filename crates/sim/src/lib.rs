@@ -1,0 +1,1 @@
+//! Epoch engine: world, BS agents behind an information boundary, backhaul, schemes, metrics
