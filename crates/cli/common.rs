@@ -1,1 +1,54 @@
-//! Shared CLI helpers.
+//! Helpers shared by the CLIs: scenario loading, progress bars, output folders.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use sdusc_model::Scenario;
+
+/// Load and validate a scenario, with the path in the error.
+pub fn load_scenario(path: &Path) -> anyhow::Result<Scenario> {
+    Ok(Scenario::load(path)?)
+}
+
+/// A progress bar on stderr over `len` steps, hidden when stderr is not a
+/// terminal (CI logs, pipes) so logs stay clean.
+pub fn progress(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} {msg} ({elapsed} elapsed, ETA {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+/// Make sure the folder of `path` exists (creating it), so a write error
+/// names a real problem rather than a missing folder.
+pub fn ensure_parent(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Create an output folder (and parents).
+pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))
+}
+
+/// Configure rayon's global pool when the user asked for a thread count.
+pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("cannot configure the thread pool")?;
+    }
+    Ok(())
+}

@@ -1,1 +1,9 @@
-//! CLI integration tests.
+//! CLI integration tests: run the built binaries on small scenarios in a temp
+//! dir and check the artifacts by reading them back (one test binary, topic
+//! modules, as in ripgrep's tests/tests.rs).
+
+mod util;
+
+mod ckm;
+mod gen;
+mod run;

@@ -1,0 +1,496 @@
+//! DualOpt (SPEC §10.3, corrected (27)–(32)): the dual solver of the convex
+//! subproblem (26), and Algorithm 2 with it as inner solver.
+//!
+//! For duals λ ≥ 0 (power) and μ_k ≥ 0 (sensing of user k), the Lagrangian is
+//! maximised in closed form by
+//!
+//! ```text
+//! v_k(λ, μ) = M_k⁻¹ r_k,   M_k = Ã_k + λ I + Σ_{j≠k} μ_j B_j,   r_k = z_k + μ_k C_k v_k^(r)
+//! ```
+//!
+//! (B_j = a_j a_jᴴ and C_k = c B_k in normalised units). The Σ_{j≠k} μ_j B_j term
+//! is SPEC's correction: v_k is interference in every other user's sensing
+//! constraint. For SALINR, Ã_k = Ã is common, so M = Ã + λI + Σ_j μ_j B_j is
+//! factorised **once per dual iteration** and M_k = M − μ_k B_k is a rank-one
+//! change: Woodbury (32) gives
+//! M_k⁻¹ x = M⁻¹x + β_k u_k (u_kᴴ x), u_k = M⁻¹ a_k, β_k = μ_k / (1 − μ_k a_kᴴ u_k).
+//! (SLINR's Ã_k differ per user; there each M_k is factorised.)
+//!
+//! The dual function q(λ, μ) = Σ_k r_kᴴ v_k + λP − Σ_k μ_k (s_k + c|α_k|²) is
+//! convex and smooth, with gradient ∂q/∂λ = P − Σ‖v_k‖², ∂q/∂μ_k = ψ̃_k − ϕ_k (31).
+//! **Decision:** instead of the paper's fixed-step projected gradient (31), the
+//! dual is minimised by a projected Newton method (Bertsekas 1982) with an
+//! Armijo line search along the projection arc. The Hessian comes from the same
+//! factorisation: with G_{a,k} = ∂g_a/∂v_k* ∈ span{v_k, a_j},
+//! H_ab = Σ_k 2 Re(G_{a,k}ᴴ M_k⁻¹ G_{b,k}), assembled from a_iᴴM_k⁻¹a_j,
+//! v_kᴴM_k⁻¹a_j, v_kᴴM_k⁻¹v_k (Woodbury again) in O(Nt²(K+|S|) + K|S|²).
+//! It converges quadratically to the dual optimum, which is what lets DualOpt
+//! match the interior-point reference to 1e-4 and beyond in a handful of
+//! factorisations. Duals are warm-started across outer iterations.
+
+use crate::c64;
+use crate::error::BeamformingError;
+use crate::fp::{self, FpInfo, FpParams, InnerOutcome, InnerSolver, Subproblem};
+use crate::linalg::{Cholesky, add_outer, dotc, norm_sqr};
+use crate::problem::SalinrProblem;
+use crate::Beams;
+
+const ZERO: c64 = c64::new(0.0, 0.0);
+
+/// Which per-user matrix the inner solver uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MatrixForm {
+    /// M_k = Ã_k + λI + Σ_{j≠k} μ_j B_j (SPEC §10.3, correct).
+    #[default]
+    Corrected,
+    /// The paper's printed (27)–(29), which drops Σ_{j≠k} μ_j B_j. Kept only
+    /// to show, in the tests, that it does not solve (26).
+    PaperUncorrected,
+}
+
+/// Parameters of DualOpt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DualOptParams {
+    /// Outer loop (Algorithm 2) parameters.
+    pub fp: FpParams,
+    /// Maximum dual (Newton) iterations per subproblem.
+    pub max_dual_iterations: usize,
+    /// Tolerance on the projected dual gradient, relative to the constraint
+    /// scale (P = 1; s_k + c|α_k|² for sensing).
+    pub dual_tol: f64,
+    /// Per-user matrix form (keep `Corrected`).
+    pub form: MatrixForm,
+}
+
+impl Default for DualOptParams {
+    fn default() -> Self {
+        Self {
+            fp: FpParams::default(),
+            max_dual_iterations: 100,
+            dual_tol: 1e-9,
+            form: MatrixForm::Corrected,
+        }
+    }
+}
+
+/// Diagnostics of a DualOpt run (the outer-loop info; inner = dual iterations).
+pub type DualOptInfo = FpInfo;
+
+/// Solves the per-BS SALINR/SLINR problem with Algorithm 2 + DualOpt from the
+/// feasible initial point of [`fp::initial_beams`]. Beams in the problem's units.
+pub fn solve(problem: &SalinrProblem, params: &DualOptParams) -> Result<(Beams, DualOptInfo), BeamformingError> {
+    fp::run(problem, None, &params.fp, &mut DualOpt::new(params))
+}
+
+/// As [`solve`] but from the given initial beams (replays of dumped instances).
+pub fn solve_from(
+    problem: &SalinrProblem,
+    v0: &Beams,
+    params: &DualOptParams,
+) -> Result<(Beams, DualOptInfo), BeamformingError> {
+    fp::run(problem, Some(v0), &params.fp, &mut DualOpt::new(params))
+}
+
+/// The DualOpt inner solver; owns its scratch buffers and the warm-start duals.
+#[derive(Debug, Clone)]
+pub struct DualOpt {
+    max_iter: usize,
+    tol: f64,
+    form: MatrixForm,
+    warm: Option<(f64, Vec<f64>)>,
+    ws: Workspace,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Workspace {
+    nt: usize,
+    m: Vec<c64>,
+    chol: Option<Cholesky>,
+    /// U: row s = M⁻¹ a_{S[s]} (shared M) — per-user path recomputes per user.
+    u: Vec<c64>,
+    p0: Vec<c64>,
+    v: Vec<c64>,
+    r: Vec<c64>,
+    tmp: Vec<c64>,
+}
+
+/// One evaluation of the dual at y = (λ, μ_S).
+#[derive(Debug, Clone)]
+struct Eval {
+    q: f64,
+    grad: Vec<f64>,
+    hess: Vec<f64>,
+    v: Vec<c64>,
+}
+
+impl DualOpt {
+    /// A fresh solver (no warm start).
+    pub fn new(params: &DualOptParams) -> Self {
+        Self {
+            max_iter: params.max_dual_iterations,
+            tol: params.dual_tol,
+            form: params.form,
+            warm: None,
+            ws: Workspace::default(),
+        }
+    }
+
+    /// Solves one subproblem (26) directly (the tests compare it with the reference).
+    pub fn solve_subproblem(&mut self, sub: &Subproblem) -> Result<InnerOutcome, BeamformingError> {
+        let k = sub.num_users;
+        let sidx: Vec<usize> = match &sub.sensing {
+            Some(s) => (0..k).filter(|&u| s.constrained[u]).collect(),
+            None => Vec::new(),
+        };
+        let n = 1 + sidx.len();
+        // Starting duals: warm start, else λ0 = sqrt(Σ‖z‖²/P) (the λ that meets the
+        // budget when Ã = 0), μ = 0.
+        let mut y = vec![0.0; n];
+        match &self.warm {
+            Some((lam, mu)) if mu.len() == k => {
+                y[0] = *lam;
+                for (s, &u) in sidx.iter().enumerate() {
+                    y[1 + s] = mu[u];
+                }
+            }
+            _ => y[0] = (norm_sqr(&sub.z) / sub.power).sqrt(),
+        }
+        if !(y[0] > 0.0) {
+            y[0] = 1e-6;
+        }
+        let scale: Vec<f64> = std::iter::once(sub.power)
+            .chain(sidx.iter().map(|&u| {
+                let s = sub.sensing.as_ref().map(|s| s.noise[u] + s.c * s.alpha[u].norm_sqr());
+                s.unwrap_or(1.0).max(1e-300)
+            }))
+            .collect();
+        // A point in the domain (all M_k positive definite).
+        let mut cur = None;
+        for _ in 0..200 {
+            cur = self.eval(sub, &sidx, &y, true);
+            if cur.is_some() {
+                break;
+            }
+            y[0] = (y[0] * 4.0).max(1e-6);
+        }
+        let Some(mut cur) = cur else {
+            return Err(BeamformingError::Numerical("DualOpt: no positive-definite dual start"));
+        };
+        let mut iterations = 0;
+        let mut converged = false;
+        while iterations < self.max_iter {
+            // STEP 1: optimality test on the projected gradient.
+            let opt = (0..n).all(|i| {
+                let g = cur.grad[i] / scale[i];
+                if y[i] > 0.0 { g.abs() <= self.tol } else { g >= -self.tol }
+            });
+            if opt {
+                converged = true;
+                break;
+            }
+            iterations += 1;
+            // STEP 2: Newton direction on the free variables (active: y_i = 0, ∂q/∂y_i > 0).
+            let free: Vec<usize> = (0..n).filter(|&i| !(y[i] <= 0.0 && cur.grad[i] > 0.0)).collect();
+            let nf = free.len();
+            let mut d = vec![0.0; n];
+            if nf > 0 {
+                let mut h = vec![0.0; nf * nf];
+                let mut rhs = vec![0.0; nf];
+                let tr: f64 = free.iter().map(|&i| cur.hess[i * n + i]).sum::<f64>() / nf as f64;
+                for (a, &i) in free.iter().enumerate() {
+                    rhs[a] = -cur.grad[i];
+                    for (b, &j) in free.iter().enumerate() {
+                        h[a * nf + b] = cur.hess[i * n + j];
+                    }
+                    h[a * nf + a] += 1e-12 * tr + 1e-300;
+                }
+                if crate::linalg::solve_real(&mut h, &mut rhs).is_none() {
+                    // Fallback: scaled gradient.
+                    for (a, &i) in free.iter().enumerate() {
+                        rhs[a] = -cur.grad[i] / cur.hess[i * n + i].max(1e-300);
+                    }
+                }
+                for (a, &i) in free.iter().enumerate() {
+                    d[i] = rhs[a];
+                }
+            }
+            // STEP 3: Armijo backtracking along the projection arc.
+            let mut t = 1.0;
+            let mut accepted = None;
+            for _ in 0..60 {
+                let yt: Vec<f64> = (0..n).map(|i| (y[i] + t * d[i]).max(0.0)).collect();
+                if let Some(e) = self.eval(sub, &sidx, &yt, false) {
+                    let dec: f64 = (0..n).map(|i| cur.grad[i] * (yt[i] - y[i])).sum();
+                    if e.q <= cur.q + 1e-4 * dec || e.q <= cur.q + 1e-15 * cur.q.abs() && dec.abs() < 1e-14 * cur.q.abs() {
+                        accepted = Some(yt);
+                        break;
+                    }
+                }
+                t *= 0.5;
+            }
+            let Some(yt) = accepted else { break };
+            let step: f64 = (0..n).map(|i| (yt[i] - y[i]).abs() / (1.0 + y[i].abs())).fold(0.0, f64::max);
+            y = yt;
+            match self.eval(sub, &sidx, &y, true) {
+                Some(e) => cur = e,
+                None => break,
+            }
+            if step < 1e-15 {
+                break;
+            }
+        }
+        let mut mu = vec![0.0; k];
+        for (s, &u) in sidx.iter().enumerate() {
+            mu[u] = y[1 + s];
+        }
+        self.warm = Some((y[0], mu));
+        Ok(InnerOutcome {
+            v: cur.v,
+            iterations,
+            converged,
+        })
+    }
+
+    /// q, ∇q, (Hessian) and v at duals y = (λ, μ_S). None when some M_k is not
+    /// positive definite (q = +∞ there).
+    fn eval(&mut self, sub: &Subproblem, sidx: &[usize], y: &[f64], want_hess: bool) -> Option<Eval> {
+        let k = sub.num_users;
+        let nt = sub.num_antennas;
+        let ns = sidx.len();
+        let n = 1 + ns;
+        let lam = y[0];
+        let corrected = self.form == MatrixForm::Corrected;
+        let ws = &mut self.ws;
+        if ws.nt != nt || ws.chol.is_none() {
+            ws.nt = nt;
+            ws.chol = Some(Cholesky::new(nt));
+        }
+        ws.m.resize(nt * nt, ZERO);
+        ws.v.resize(k * nt, ZERO);
+        ws.r.resize(k * nt, ZERO);
+        ws.tmp.resize(nt, ZERO);
+        ws.u.resize(ns * nt, ZERO);
+        ws.p0.resize(ns * ns, ZERO);
+        let sens = sub.sensing.as_ref();
+        let steer = |u: usize| -> &[c64] {
+            match sens {
+                Some(s) => &s.steering[u * nt..(u + 1) * nt],
+                None => &[],
+            }
+        };
+        // μ of user u (0 if unconstrained) and its slot in S.
+        let mut slot = vec![usize::MAX; k];
+        for (s, &u) in sidx.iter().enumerate() {
+            slot[u] = s;
+        }
+        // r_k = z_k + μ_k c α_k a_k.
+        ws.r.copy_from_slice(&sub.z);
+        if let Some(s) = sens {
+            for (si, &u) in sidx.iter().enumerate() {
+                let f = s.alpha[u] * (y[1 + si] * s.c);
+                for (ri, ai) in ws.r[u * nt..(u + 1) * nt].iter_mut().zip(&s.steering[u * nt..(u + 1) * nt]) {
+                    *ri += ai * f;
+                }
+            }
+        }
+        let chol = ws.chol.as_mut()?;
+        // Q_k blocks for the Hessian: qvv[k], qva[k*ns+t], qaa[k*ns*ns + t*ns + u].
+        let mut qvv = vec![0.0; if want_hess { k } else { 0 }];
+        let mut qva = vec![ZERO; if want_hess { k * ns } else { 0 }];
+        let mut qaa = vec![ZERO; if want_hess { k * ns * ns } else { 0 }];
+        let build_m = |m: &mut Vec<c64>, user: Option<usize>| {
+            // user = Some(k): M_k directly (per-user path); None: shared M.
+            match (user, &sub.own_leakage) {
+                (Some(u), Some((coef, d))) => {
+                    for ((x, a), dd) in m.iter_mut().zip(&sub.a_common).zip(d) {
+                        *x = a + dd * coef[u];
+                    }
+                }
+                _ => m.copy_from_slice(&sub.a_common),
+            }
+            for i in 0..nt {
+                m[i * nt + i] += lam;
+            }
+            if corrected {
+                for (si, &j) in sidx.iter().enumerate() {
+                    if Some(j) != user && y[1 + si] > 0.0 {
+                        add_outer(m, y[1 + si], steer(j));
+                    }
+                }
+            }
+        };
+        if sub.own_leakage.is_none() {
+            // Shared M, one factorisation; Woodbury per user.
+            build_m(&mut ws.m, None);
+            if !chol.factor(&ws.m) {
+                return None;
+            }
+            for s in 0..ns {
+                let row = &mut ws.u[s * nt..(s + 1) * nt];
+                row.copy_from_slice(steer(sidx[s]));
+                chol.solve_in_place(row);
+            }
+            for s in 0..ns {
+                for t in 0..ns {
+                    ws.p0[s * ns + t] = dotc(steer(sidx[s]), &ws.u[t * nt..(t + 1) * nt]);
+                }
+            }
+            for u in 0..k {
+                let vk = &mut ws.v[u * nt..(u + 1) * nt];
+                vk.copy_from_slice(&ws.r[u * nt..(u + 1) * nt]);
+                chol.solve_in_place(vk);
+                let s = slot[u];
+                let beta = if corrected && s != usize::MAX && y[1 + s] > 0.0 {
+                    let den = 1.0 - y[1 + s] * ws.p0[s * ns + s].re;
+                    if !(den > 0.0) {
+                        return None;
+                    }
+                    let beta = y[1 + s] / den;
+                    let us = &ws.u[s * nt..(s + 1) * nt];
+                    let c = dotc(us, &ws.r[u * nt..(u + 1) * nt]) * beta;
+                    for (x, e) in vk.iter_mut().zip(us) {
+                        *x += e * c;
+                    }
+                    beta
+                } else {
+                    0.0
+                };
+                if want_hess {
+                    // w = M⁻¹ v_k.
+                    ws.tmp.copy_from_slice(vk);
+                    chol.solve_in_place(&mut ws.tmp);
+                    let vk = &ws.v[u * nt..(u + 1) * nt];
+                    let mut vv = dotc(vk, &ws.tmp).re;
+                    let ve = if beta != 0.0 { dotc(vk, &ws.u[s * nt..(s + 1) * nt]) } else { ZERO };
+                    vv += beta * ve.norm_sqr();
+                    qvv[u] = vv;
+                    for t in 0..ns {
+                        let mut x = dotc(vk, &ws.u[t * nt..(t + 1) * nt]);
+                        if beta != 0.0 {
+                            x += ve * ws.p0[s * ns + t] * beta;
+                        }
+                        qva[u * ns + t] = x;
+                        for w in 0..ns {
+                            let mut a = ws.p0[t * ns + w];
+                            if beta != 0.0 {
+                                a += ws.p0[t * ns + s] * ws.p0[s * ns + w] * beta;
+                            }
+                            qaa[u * ns * ns + t * ns + w] = a;
+                        }
+                    }
+                }
+            }
+        } else {
+            // SLINR: each user's own matrix.
+            for u in 0..k {
+                build_m(&mut ws.m, Some(u));
+                if !chol.factor(&ws.m) {
+                    return None;
+                }
+                let vk = &mut ws.v[u * nt..(u + 1) * nt];
+                vk.copy_from_slice(&ws.r[u * nt..(u + 1) * nt]);
+                chol.solve_in_place(vk);
+                if want_hess {
+                    for t in 0..ns {
+                        let row = &mut ws.u[t * nt..(t + 1) * nt];
+                        row.copy_from_slice(steer(sidx[t]));
+                        chol.solve_in_place(row);
+                    }
+                    ws.tmp.copy_from_slice(&ws.v[u * nt..(u + 1) * nt]);
+                    chol.solve_in_place(&mut ws.tmp);
+                    let vk = &ws.v[u * nt..(u + 1) * nt];
+                    qvv[u] = dotc(vk, &ws.tmp).re;
+                    for t in 0..ns {
+                        qva[u * ns + t] = dotc(vk, &ws.u[t * nt..(t + 1) * nt]);
+                        for w in 0..ns {
+                            qaa[u * ns * ns + t * ns + w] = dotc(steer(sidx[t]), &ws.u[w * nt..(w + 1) * nt]);
+                        }
+                    }
+                }
+            }
+        }
+        let v = &ws.v;
+        if v.iter().any(|x| !(x.re.is_finite() && x.im.is_finite())) {
+            return None;
+        }
+        // q and ∇q.
+        let mut q = lam * sub.power;
+        for u in 0..k {
+            q += dotc(&ws.r[u * nt..(u + 1) * nt], &v[u * nt..(u + 1) * nt]).re;
+        }
+        let mut grad = vec![0.0; n];
+        grad[0] = sub.power - norm_sqr(v);
+        // a_jᴴ v_k for j ∈ S (needed for gradient and Hessian coefficients).
+        let mut av = vec![ZERO; ns * k];
+        for (si, &j) in sidx.iter().enumerate() {
+            for u in 0..k {
+                av[si * k + u] = dotc(steer(j), &v[u * nt..(u + 1) * nt]);
+            }
+        }
+        if let Some(s) = sens {
+            for (si, &j) in sidx.iter().enumerate() {
+                let al = s.alpha[j];
+                q -= y[1 + si] * (s.noise[j] + s.c * al.norm_sqr());
+                let phi: f64 = (0..k).filter(|&u| u != j).map(|u| av[si * k + u].norm_sqr()).sum::<f64>() + s.noise[j];
+                let psi = s.c * (2.0 * (al.conj() * av[si * k + j]).re - al.norm_sqr());
+                grad[1 + si] = psi - phi;
+            }
+        }
+        let mut hess = Vec::new();
+        if want_hess {
+            hess = vec![0.0; n * n];
+            let mut coef = vec![ZERO; n];
+            for u in 0..k {
+                coef[0] = c64::new(1.0, 0.0);
+                for (si, &j) in sidx.iter().enumerate() {
+                    coef[1 + si] = if j == u {
+                        let s = sens?;
+                        -(s.alpha[u] * s.c)
+                    } else {
+                        av[si * k + u]
+                    };
+                }
+                let qe = |a: usize, b: usize| -> c64 {
+                    match (a, b) {
+                        (0, 0) => c64::new(qvv[u], 0.0),
+                        (0, b) => qva[u * ns + b - 1],
+                        (a, 0) => qva[u * ns + a - 1].conj(),
+                        (a, b) => qaa[u * ns * ns + (a - 1) * ns + b - 1],
+                    }
+                };
+                for a in 0..n {
+                    for b in a..n {
+                        let x = 2.0 * (coef[a].conj() * coef[b] * qe(a, b)).re;
+                        hess[a * n + b] += x;
+                        if a != b {
+                            hess[b * n + a] += x;
+                        }
+                    }
+                }
+            }
+        }
+        Some(Eval {
+            q,
+            grad,
+            hess,
+            v: v.clone(),
+        })
+    }
+}
+
+impl InnerSolver for DualOpt {
+    fn solve(&mut self, sub: &Subproblem, v_prev: &[c64]) -> Result<InnerOutcome, BeamformingError> {
+        let mut out = self.solve_subproblem(sub)?;
+        // The Newton iterate is primal-feasible only up to `dual_tol`; if it still
+        // violates the linearised constraints materially (non-convergence), the
+        // SCA point — feasible by construction — is the safe answer.
+        if !out.converged {
+            let viol = sub.constraint_values(&out.v);
+            let scale = 1.0 + norm_sqr(v_prev);
+            if viol.iter().any(|&g| g > 1e-6 * scale) && sub.objective(v_prev) >= sub.objective(&out.v) - 1e-12 {
+                out.v = v_prev.to_vec();
+            }
+        }
+        Ok(out)
+    }
+}
