@@ -5,5 +5,5 @@
 mod util;
 
 mod ckm;
-mod gen;
+mod generate;
 mod run;

@@ -8,6 +8,7 @@
 pub mod array;
 pub mod channel;
 pub mod codebook;
+pub mod drivetest;
 pub mod field;
 pub mod geometry;
 pub mod mobility;

@@ -16,7 +16,7 @@ use crate::geometry::{BsSite, Point};
 /// Why a scenario was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario file {path}: {source}")]
+    #[error("cannot read scenario file {path}")]
     Read {
         path: String,
         #[source]
@@ -263,7 +263,7 @@ pub struct Scenario {
 }
 
 /// Sensing parameters in SI units.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SensingParams {
     pub error_scale_theta: f64,
     pub error_scale_tau: f64,

@@ -1,0 +1,57 @@
+# SD-USCB pipeline. `just` lists the recipes; `just all` runs the paper pipeline,
+# `just smoke` the tiny one, `just test` the test suite.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+bin := "target/release"
+paper := "pipelines/paper.toml"
+smoke_scenario := "pipelines/smoke.toml"
+
+# List the recipes.
+default:
+    @just --list
+
+# ── build ────────────────────────────────────────────────────────────────
+
+# Build every CLI (release profile: tests, benches and pipelines share it).
+build:
+    cargo build --release --bins
+
+# ── stages (SCENARIO and OUT are paths; extra ARGS pass through) ──────────
+
+# User trajectories: gen-traj --scenario SCENARIO --out OUT/trajectories.parquet.
+traj scenario=paper out="data/paper" *ARGS: build
+    mkdir -p {{out}}
+    {{bin}}/gen-traj --scenario {{scenario}} --out {{out}}/trajectories.parquet {{ARGS}}
+
+# Drive-test RSRP: gen-rsrp --scenario SCENARIO --out OUT/rsrp.parquet.
+rsrp scenario=paper out="data/paper" *ARGS: build
+    mkdir -p {{out}}
+    {{bin}}/gen-rsrp --scenario {{scenario}} --out {{out}}/rsrp.parquet {{ARGS}}
+
+# ── pipelines ────────────────────────────────────────────────────────────
+
+# Every stage on the tiny smoke scenario into data/smoke/ (seconds).
+smoke: build
+    just traj {{smoke_scenario}} data/smoke
+    just rsrp {{smoke_scenario}} data/smoke
+
+# Every stage on the paper scenario into data/paper/.
+all: build
+    just traj {{paper}} data/paper
+    just rsrp {{paper}} data/paper
+
+# ── quality ──────────────────────────────────────────────────────────────
+
+# The test suite (unit, property and CLI integration tests).
+test *ARGS:
+    cargo nextest run --release --workspace --no-fail-fast {{ARGS}}
+
+# Formatting and clippy.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --release --workspace --all-targets -- -D warnings
+
+# Check the smoke artifacts with real clients (DuckDB and pandas).
+check-artifacts: smoke
+    python3 tests/check_artifacts.py data/smoke

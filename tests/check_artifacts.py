@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Open every Parquet artifact of a pipeline run with DuckDB and with pandas
+and check the documented columns and types (docs/artifacts.md).
+
+Usage: python3 tests/check_artifacts.py data/smoke
+Exits non-zero, naming the file and column, on the first mismatch.
+"""
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+# file name -> {column: kind}; kind is "uint", "float", "bool" or "str".
+SCHEMAS = {
+    "trajectories.parquet": {
+        "drop": "uint", "epoch": "uint", "user_id": "uint", "bs_id": "uint",
+        "x_m": "float", "y_m": "float", "vx_mps": "float", "vy_mps": "float",
+    },
+    "rsrp.parquet": {
+        "bs_id": "uint", "x_m": "float", "y_m": "float", "beam_id": "uint", "rsrp_dbm": "float",
+    },
+}
+
+DUCK_KINDS = {
+    "uint": {"UINTEGER", "UBIGINT", "USMALLINT", "UTINYINT"},
+    "float": {"DOUBLE", "FLOAT"},
+    "bool": {"BOOLEAN"},
+    "str": {"VARCHAR"},
+}
+
+
+def pandas_kind_ok(dtype, kind):
+    if kind == "uint":
+        return pd.api.types.is_unsigned_integer_dtype(dtype)
+    if kind == "float":
+        return pd.api.types.is_float_dtype(dtype)
+    if kind == "bool":
+        return pd.api.types.is_bool_dtype(dtype)
+    return pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+
+
+def check(path: Path, schema: dict) -> int:
+    con = duckdb.connect()
+    described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+    duck_types = {row[0]: row[1] for row in described}
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
+    if rows == 0:
+        sys.exit(f"{path}: no rows")
+    df = pd.read_parquet(path)
+    if len(df) != rows:
+        sys.exit(f"{path}: pandas read {len(df)} rows, DuckDB {rows}")
+    for col, kind in schema.items():
+        if col not in duck_types:
+            sys.exit(f"{path}: column `{col}` missing (DuckDB sees {sorted(duck_types)})")
+        if duck_types[col] not in DUCK_KINDS[kind]:
+            sys.exit(f"{path}: column `{col}` is {duck_types[col]} in DuckDB; expected {kind}")
+        if not pandas_kind_ok(df[col].dtype, kind):
+            sys.exit(f"{path}: column `{col}` is {df[col].dtype} in pandas; expected {kind}")
+        if kind == "float":
+            bad = con.execute(
+                f"SELECT count(*) FROM read_parquet('{path}') WHERE NOT isfinite(\"{col}\")"
+            ).fetchone()[0]
+            if bad:
+                sys.exit(f"{path}: column `{col}` has {bad} non-finite values")
+    return rows
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    root = Path(sys.argv[1])
+    found = sorted(root.rglob("*.parquet"))
+    if not found:
+        sys.exit(f"{root}: no Parquet artifacts found")
+    checked = 0
+    for path in found:
+        schema = SCHEMAS.get(path.name)
+        if schema is None:
+            sys.exit(f"{path}: no documented schema for `{path.name}` in {__file__}")
+        rows = check(path, schema)
+        print(f"ok  {path} ({rows} rows, {len(schema)} columns checked)")
+        checked += 1
+    print(f"{checked} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
