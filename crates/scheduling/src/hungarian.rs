@@ -29,9 +29,11 @@
 //! # Decisions
 //!
 //! - **Integer weights**: values are scaled to integers with resolution
-//!   `v_max · 2⁻⁴⁰` (v_max the largest entry), so the returned assignment is
-//!   optimal to within s·v_max·2⁻⁴⁰ — far below any meaningful rate
-//!   difference. The reported objective is recomputed in f64.
+//!   `v_max · 2⁻⁴⁰` (v_max the largest entry; coarser only for huge problems,
+//!   so that every padded total fits in i64 — reported in
+//!   [`HungarianInfo::resolution`]), so the returned assignment is optimal to
+//!   within s·resolution — far below any meaningful rate difference. The
+//!   reported objective is recomputed in f64.
 //! - **Forced users** (if [`HungarianParams::honour_forced`]): every positive
 //!   entry of a forced user gets a bonus larger than any total of unforced
 //!   values, so forced users are served first (at most s of them, chosen by
@@ -54,7 +56,9 @@ pub struct HungarianParams {
 
 impl Default for HungarianParams {
     fn default() -> Self {
-        Self { honour_forced: true }
+        Self {
+            honour_forced: true,
+        }
     }
 }
 
@@ -102,21 +106,38 @@ impl Weights<i64> for Padded {
     }
 
     fn neg(&self) -> Self {
-        Self { values: self.values.iter().map(|v| -v).collect(), big: -self.big, ..*self }
+        Self {
+            values: self.values.iter().map(|v| -v).collect(),
+            big: -self.big,
+            ..*self
+        }
     }
 }
 
 /// Hungarian user–beam assignment (see the module docs).
-pub fn hungarian(input: &ScheduleInput<'_>, params: &HungarianParams) -> Result<Schedule, ScheduleError> {
+pub fn hungarian(
+    input: &ScheduleInput<'_>,
+    params: &HungarianParams,
+) -> Result<Schedule, ScheduleError> {
     let start = Instant::now();
     let nt = validate(input)?;
     let codebook = input.codebook.ok_or(ScheduleError::MissingCodebook)?;
     if codebook.nrows() != nt && !input.channels.is_empty() {
-        return Err(ScheduleError::CodebookRows { expected: nt, found: codebook.nrows() });
+        return Err(ScheduleError::CodebookRows {
+            expected: nt,
+            found: codebook.nrows(),
+        });
     }
-    if let Some(z) = codebook.iter().find(|z| !z.re.is_finite() || !z.im.is_finite()) {
+    if let Some(z) = codebook
+        .iter()
+        .find(|z| !z.re.is_finite() || !z.im.is_finite())
+    {
         let value = if z.re.is_finite() { z.im } else { z.re };
-        return Err(ScheduleError::InvalidValue { what: "codebook".into(), value, expected: "finite entries" });
+        return Err(ScheduleError::InvalidValue {
+            what: "codebook".into(),
+            value,
+            expected: "finite entries",
+        });
     }
     let (k_users, nb) = (input.channels.len(), codebook.ncols());
     let slots = input.max_scheduled.min(k_users).min(nb);
@@ -140,7 +161,12 @@ pub fn hungarian(input: &ScheduleInput<'_>, params: &HungarianParams) -> Result<
     let mut values = vec![0.0; k_users * nb];
     for (k, h) in input.channels.iter().enumerate() {
         for b in 0..nb {
-            let gain: f64 = h.iter().zip(codebook.column(b)).map(|(h, w)| h.conj() * w).sum::<crate::C64>().norm_sqr();
+            let gain: f64 = h
+                .iter()
+                .zip(codebook.column(b))
+                .map(|(h, w)| h.conj() * w)
+                .sum::<crate::C64>()
+                .norm_sqr();
             values[k * nb + b] = input.weights[k] * (1.0 + snr * gain).log2();
         }
     }
@@ -149,9 +175,18 @@ pub fn hungarian(input: &ScheduleInput<'_>, params: &HungarianParams) -> Result<
         return Ok(empty(0.0));
     }
 
-    // STEP 2: integer weights, forced bonus, padding.
-    let unit = SCALE / v_max;
-    let bonus = if params.honour_forced && !input.forced.is_empty() { (slots as i64 + 1) * SCALE as i64 } else { 0 };
+    // STEP 2: integer weights, forced bonus, padding. The largest value maps
+    // to `scale`; totals stay below rows·(slots + 2)·scale ≤ 2⁶¹.
+    let rows = k_users + nb - slots;
+    let scale = SCALE
+        .min((2f64.powi(61) / (rows as f64 * (slots as f64 + 2.0))).floor())
+        .max(1.0);
+    let unit = scale / v_max;
+    let bonus = if params.honour_forced && !input.forced.is_empty() {
+        (slots as i64 + 1) * scale as i64
+    } else {
+        0
+    };
     let mut forced = vec![false; k_users];
     input.forced.iter().for_each(|&k| forced[k] = true);
     let int_values: Vec<i64> = values
@@ -159,12 +194,21 @@ pub fn hungarian(input: &ScheduleInput<'_>, params: &HungarianParams) -> Result<
         .enumerate()
         .map(|(i, &v)| {
             let q = (v * unit).round() as i64;
-            if q > 0 && forced[i / nb] { q + bonus } else { q }
+            if q > 0 && forced[i / nb] {
+                q + bonus
+            } else {
+                q
+            }
         })
         .collect();
-    let rows = k_users + nb - slots;
-    let big = 1 + rows as i64 * (SCALE as i64 + bonus);
-    let padded = Padded { users: k_users, beams: nb, blockers: nb - slots, values: int_values, big };
+    let big = 1 + rows as i64 * (scale as i64 + bonus);
+    let padded = Padded {
+        users: k_users,
+        beams: nb,
+        blockers: nb - slots,
+        values: int_values,
+        big,
+    };
 
     // STEP 3: assignment; keep users matched to a beam with positive value.
     let (_, assignment) = kuhn_munkres(&padded);
@@ -208,12 +252,21 @@ mod tests {
     fn dft(nt: usize, nb: usize) -> Array2<C64> {
         Array2::from_shape_fn((nt, nb), |(n, b)| {
             let s = -1.0 + (2 * b + 1) as f64 / nb as f64;
-            C64::from_polar(1.0 / (nt as f64).sqrt(), std::f64::consts::PI * s * n as f64)
+            C64::from_polar(
+                1.0 / (nt as f64).sqrt(),
+                std::f64::consts::PI * s * n as f64,
+            )
         })
     }
 
     /// Best total value over all assignments of ≤ `s` users to distinct beams.
-    fn exhaustive(values: &[Vec<f64>], s: usize, user: usize, used: &mut Vec<bool>, count: usize) -> f64 {
+    fn exhaustive(
+        values: &[Vec<f64>],
+        s: usize,
+        user: usize,
+        used: &mut Vec<bool>,
+        count: usize,
+    ) -> f64 {
         if user == values.len() {
             return 0.0;
         }
@@ -222,7 +275,8 @@ mod tests {
             for b in 0..used.len() {
                 if !used[b] {
                     used[b] = true;
-                    best = best.max(values[user][b] + exhaustive(values, s, user + 1, used, count + 1));
+                    best = best
+                        .max(values[user][b] + exhaustive(values, s, user + 1, used, count + 1));
                     used[b] = false;
                 }
             }
@@ -231,20 +285,35 @@ mod tests {
     }
 
     fn run(h: &[Vec<C64>], w: &[f64], forced: &[usize], max: usize, cb: &Array2<C64>) -> Schedule {
-        let input =
-            ScheduleInput { channels: h, weights: w, forced, power_w: 1.0, noise_w: 0.1, max_scheduled: max, codebook: Some(cb.view()) };
+        let input = ScheduleInput {
+            channels: h,
+            weights: w,
+            forced,
+            power_w: 1.0,
+            noise_w: 0.1,
+            max_scheduled: max,
+            codebook: Some(cb.view()),
+        };
         schedule(&Scheduler::Hungarian(HungarianParams::default()), &input).unwrap()
     }
 
     #[test]
     fn matches_exhaustive_assignment() {
         // Sweep more users than beams, fewer, and caps below both.
-        for (seed, k_users, nb, max) in
-            [(1, 5, 3, 3), (2, 3, 6, 2), (3, 6, 6, 4), (4, 4, 8, 6), (5, 7, 4, 2), (6, 1, 5, 3), (7, 6, 2, 5)]
-        {
+        for (seed, k_users, nb, max) in [
+            (1, 5, 3, 3),
+            (2, 3, 6, 2),
+            (3, 6, 6, 4),
+            (4, 4, 8, 6),
+            (5, 7, 4, 2),
+            (6, 1, 5, 3),
+            (7, 6, 2, 5),
+        ] {
             let nt = 4;
             let h = gaussian_channels(&mut rng(seed), k_users, nt, 1.0);
-            let w: Vec<f64> = (0..k_users).map(|k| 0.5 + (k as f64 * 1.3).cos().abs()).collect();
+            let w: Vec<f64> = (0..k_users)
+                .map(|k| 0.5 + (k as f64 * 1.3).cos().abs())
+                .collect();
             let cb = dft(nt, nb);
             let s = run(&h, &w, &[], max, &cb);
             let snr = 1.0 / max as f64 / 0.1;
@@ -254,7 +323,8 @@ mod tests {
                 .map(|(hk, wk)| {
                     (0..nb)
                         .map(|b| {
-                            let g: C64 = hk.iter().zip(cb.column(b)).map(|(x, y)| x.conj() * y).sum();
+                            let g: C64 =
+                                hk.iter().zip(cb.column(b)).map(|(x, y)| x.conj() * y).sum();
                             wk * (1.0 + snr * g.norm_sqr()).log2()
                         })
                         .collect()
@@ -262,13 +332,21 @@ mod tests {
                 .collect();
             let best = exhaustive(&values, max.min(nb), 0, &mut vec![false; nb], 0);
             let f = s.objective.unwrap();
-            assert!((f - best).abs() <= 1e-9 * best, "seed {seed}: {f} vs {best}");
+            assert!(
+                (f - best).abs() <= 1e-9 * best,
+                "seed {seed}: {f} vs {best}"
+            );
             let beams = s.beams.unwrap();
             assert_eq!(beams.len(), s.users.len());
             assert!(s.users.len() <= max.min(nb).min(k_users));
             let distinct: std::collections::BTreeSet<_> = beams.iter().collect();
             assert_eq!(distinct.len(), beams.len());
-            let recomputed: f64 = s.users.iter().zip(&beams).map(|(&k, &b)| values[k][b]).sum();
+            let recomputed: f64 = s
+                .users
+                .iter()
+                .zip(&beams)
+                .map(|(&k, &b)| values[k][b])
+                .sum();
             assert!((recomputed - f).abs() < 1e-12 * f);
         }
     }
@@ -282,7 +360,11 @@ mod tests {
         w[4] = 0.0;
         let cb = dft(nt, 8);
         let s = run(&h, &w, &[], 8, &cb);
-        assert!(!s.users.contains(&2) && !s.users.contains(&4), "{:?}", s.users);
+        assert!(
+            !s.users.contains(&2) && !s.users.contains(&4),
+            "{:?}",
+            s.users
+        );
         assert_eq!(s.users.len(), 4);
         // A forced user with a tiny weight is served even when it costs value.
         let mut w = vec![1.0; 6];
@@ -290,6 +372,35 @@ mod tests {
         let s = run(&h, &w, &[5], 2, &cb);
         assert!(s.users.contains(&5), "{:?}", s.users);
         assert_eq!(s.users.len(), 2);
+    }
+
+    #[test]
+    fn paper_size_assignment_is_valid() {
+        // 40 users, Nt = 32, Nb = 64, |S|max = 18, with forced users.
+        let (k_users, nt, nb, max) = (40, 32, 64, 18);
+        let h = gaussian_channels(&mut rng(13), k_users, nt, 1e-4);
+        let w: Vec<f64> = (0..k_users).map(|k| 0.5 + (k as f64).sin().abs()).collect();
+        let cb = dft(nt, nb);
+        let forced = [3, 17, 29];
+        let input = ScheduleInput {
+            channels: &h,
+            weights: &w,
+            forced: &forced,
+            power_w: 4.0,
+            noise_w: 1e-9,
+            max_scheduled: max,
+            codebook: Some(cb.view()),
+        };
+        let s = hungarian(&input, &HungarianParams::default()).unwrap();
+        assert_eq!(s.users.len(), max);
+        assert!(forced.iter().all(|k| s.users.contains(k)));
+        let beams = s.beams.unwrap();
+        let distinct: std::collections::BTreeSet<_> = beams.iter().collect();
+        assert_eq!(distinct.len(), max);
+        let ScheduleInfo::Hungarian(info) = s.info else {
+            panic!("wrong info")
+        };
+        assert!(info.resolution <= s.objective.unwrap() * 1e-9);
     }
 
     #[test]
@@ -306,6 +417,12 @@ mod tests {
             codebook: Some(cb.view()),
         };
         let err = hungarian(&input, &HungarianParams::default()).unwrap_err();
-        assert_eq!(err, ScheduleError::CodebookRows { expected: 4, found: 5 });
+        assert_eq!(
+            err,
+            ScheduleError::CodebookRows {
+                expected: 4,
+                found: 5
+            }
+        );
     }
 }

@@ -40,7 +40,11 @@ pub const DEFAULT_RATE_FLOOR_BPS_HZ: f64 = 1e-3;
 /// maximises their ZF sum rate, and they still dominate users with R̂ > floor.
 /// Non-finite or negative R̂ is treated as 0.
 pub fn pf_weights(average_rates: &[f64], rate_floor: f64) -> Vec<f64> {
-    let floor = if rate_floor.is_finite() && rate_floor > 0.0 { rate_floor } else { DEFAULT_RATE_FLOOR_BPS_HZ };
+    let floor = if rate_floor.is_finite() && rate_floor > 0.0 {
+        rate_floor
+    } else {
+        DEFAULT_RATE_FLOOR_BPS_HZ
+    };
     average_rates
         .iter()
         .map(|&r| {
@@ -131,12 +135,26 @@ pub enum ScheduleInfo {
 pub enum ScheduleError {
     #[error("channels have zero antennas (expected Nt ≥ 1)")]
     NoAntennas,
-    #[error("channel of user {user} has {found} entries, expected Nt = {expected} (the first user's length)")]
-    ChannelLength { user: usize, expected: usize, found: usize },
+    #[error(
+        "channel of user {user} has {found} entries, expected Nt = {expected} (the first user's length)"
+    )]
+    ChannelLength {
+        user: usize,
+        expected: usize,
+        found: usize,
+    },
     #[error("{what} has {found} entries, expected {expected} (one per user)")]
-    LengthMismatch { what: &'static str, expected: usize, found: usize },
+    LengthMismatch {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
     #[error("{what}: expected {expected}, found {value}")]
-    InvalidValue { what: String, value: f64, expected: &'static str },
+    InvalidValue {
+        what: String,
+        value: f64,
+        expected: &'static str,
+    },
     #[error("forced user {user} does not exist (the cell has {users} users)")]
     ForcedOutOfRange { user: usize, users: usize },
     #[error("forced user {user} is listed twice")]
@@ -148,7 +166,10 @@ pub enum ScheduleError {
 }
 
 /// Run `scheduler` on one cell's input.
-pub fn schedule(scheduler: &Scheduler, input: &ScheduleInput<'_>) -> Result<Schedule, ScheduleError> {
+pub fn schedule(
+    scheduler: &Scheduler,
+    input: &ScheduleInput<'_>,
+) -> Result<Schedule, ScheduleError> {
     match scheduler {
         Scheduler::Pfzfg(params) => pfzfg::pfzfg(input, params),
         Scheduler::Hungarian(params) => hungarian::hungarian(input, params),
@@ -164,7 +185,9 @@ pub fn all_users(input: &ScheduleInput<'_>) -> Result<Schedule, ScheduleError> {
         users: (0..input.channels.len()).collect(),
         beams: None,
         objective: None,
-        info: ScheduleInfo::AllUsers { elapsed: start.elapsed() },
+        info: ScheduleInfo::AllUsers {
+            elapsed: start.elapsed(),
+        },
     })
 }
 
@@ -178,7 +201,11 @@ pub(crate) fn validate(input: &ScheduleInput<'_>) -> Result<usize, ScheduleError
     }
     for (user, h) in input.channels.iter().enumerate() {
         if h.len() != nt {
-            return Err(ScheduleError::ChannelLength { user, expected: nt, found: h.len() });
+            return Err(ScheduleError::ChannelLength {
+                user,
+                expected: nt,
+                found: h.len(),
+            });
         }
         if let Some(z) = h.iter().find(|z| !z.re.is_finite() || !z.im.is_finite()) {
             let value = if z.re.is_finite() { z.im } else { z.re };
@@ -190,14 +217,31 @@ pub(crate) fn validate(input: &ScheduleInput<'_>) -> Result<usize, ScheduleError
         }
     }
     if input.weights.len() != k {
-        return Err(ScheduleError::LengthMismatch { what: "weights", expected: k, found: input.weights.len() });
+        return Err(ScheduleError::LengthMismatch {
+            what: "weights",
+            expected: k,
+            found: input.weights.len(),
+        });
     }
-    if let Some((i, &w)) = input.weights.iter().enumerate().find(|(_, w)| !(w.is_finite() && **w >= 0.0)) {
-        return Err(ScheduleError::InvalidValue { what: format!("weight of user {i}"), value: w, expected: "a finite number ≥ 0" });
+    if let Some((i, &w)) = input
+        .weights
+        .iter()
+        .enumerate()
+        .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+    {
+        return Err(ScheduleError::InvalidValue {
+            what: format!("weight of user {i}"),
+            value: w,
+            expected: "a finite number ≥ 0",
+        });
     }
     for (name, value) in [("power_w", input.power_w), ("noise_w", input.noise_w)] {
         if !(value.is_finite() && value > 0.0) {
-            return Err(ScheduleError::InvalidValue { what: name.to_string(), value, expected: "a finite number > 0" });
+            return Err(ScheduleError::InvalidValue {
+                what: name.to_string(),
+                value,
+                expected: "a finite number > 0",
+            });
         }
     }
     let mut seen = vec![false; k];
@@ -243,8 +287,20 @@ pub(crate) mod test_util {
 mod tests {
     use super::*;
 
-    fn input<'a>(channels: &'a [Vec<C64>], weights: &'a [f64], forced: &'a [usize]) -> ScheduleInput<'a> {
-        ScheduleInput { channels, weights, forced, power_w: 1.0, noise_w: 0.1, max_scheduled: 4, codebook: None }
+    fn input<'a>(
+        channels: &'a [Vec<C64>],
+        weights: &'a [f64],
+        forced: &'a [usize],
+    ) -> ScheduleInput<'a> {
+        ScheduleInput {
+            channels,
+            weights,
+            forced,
+            power_w: 1.0,
+            noise_w: 0.1,
+            max_scheduled: 4,
+            codebook: None,
+        }
     }
 
     #[test]
@@ -275,22 +331,43 @@ mod tests {
         let w = [1.0; 3];
         let s = Scheduler::default();
         let short = [1.0; 2];
-        assert!(matches!(schedule(&s, &input(&h, &short, &[])), Err(ScheduleError::LengthMismatch { .. })));
-        assert!(matches!(schedule(&s, &input(&h, &w, &[3])), Err(ScheduleError::ForcedOutOfRange { .. })));
-        assert!(matches!(schedule(&s, &input(&h, &w, &[1, 1])), Err(ScheduleError::ForcedDuplicate { .. })));
+        assert!(matches!(
+            schedule(&s, &input(&h, &short, &[])),
+            Err(ScheduleError::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            schedule(&s, &input(&h, &w, &[3])),
+            Err(ScheduleError::ForcedOutOfRange { .. })
+        ));
+        assert!(matches!(
+            schedule(&s, &input(&h, &w, &[1, 1])),
+            Err(ScheduleError::ForcedDuplicate { .. })
+        ));
         let mut ragged = h.clone();
         ragged[2].push(C64::new(0.0, 0.0));
-        assert!(matches!(schedule(&s, &input(&ragged, &w, &[])), Err(ScheduleError::ChannelLength { user: 2, .. })));
+        assert!(matches!(
+            schedule(&s, &input(&ragged, &w, &[])),
+            Err(ScheduleError::ChannelLength { user: 2, .. })
+        ));
         let mut nan = h.clone();
         nan[1][0].re = f64::NAN;
         let err = schedule(&s, &input(&nan, &w, &[])).unwrap_err();
         assert!(err.to_string().contains("user 1"), "{err}");
         let neg = [1.0, -1.0, 1.0];
-        assert!(matches!(schedule(&s, &input(&h, &neg, &[])), Err(ScheduleError::InvalidValue { .. })));
+        assert!(matches!(
+            schedule(&s, &input(&h, &neg, &[])),
+            Err(ScheduleError::InvalidValue { .. })
+        ));
         let mut zero_noise = input(&h, &w, &[]);
         zero_noise.noise_w = 0.0;
-        assert!(matches!(schedule(&s, &zero_noise), Err(ScheduleError::InvalidValue { .. })));
+        assert!(matches!(
+            schedule(&s, &zero_noise),
+            Err(ScheduleError::InvalidValue { .. })
+        ));
         let hung = Scheduler::Hungarian(HungarianParams::default());
-        assert!(matches!(schedule(&hung, &input(&h, &w, &[])), Err(ScheduleError::MissingCodebook)));
+        assert!(matches!(
+            schedule(&hung, &input(&h, &w, &[])),
+            Err(ScheduleError::MissingCodebook)
+        ));
     }
 }

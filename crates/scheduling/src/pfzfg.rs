@@ -88,7 +88,10 @@ pub struct PfzfgParams {
 
 impl Default for PfzfgParams {
     fn default() -> Self {
-        Self { gram_update: GramUpdate::RankOne, min_residual_ratio: 1e-10 }
+        Self {
+            gram_update: GramUpdate::RankOne,
+            min_residual_ratio: 1e-10,
+        }
     }
 }
 
@@ -136,22 +139,38 @@ pub fn pfzfg(input: &ScheduleInput<'_>, params: &PfzfgParams) -> Result<Schedule
     let cap = input.max_scheduled.min(nt).min(input.channels.len());
     let p_over_noise = input.power_w / input.noise_w;
     let (users, objective, mut info) = match params.gram_update {
-        GramUpdate::RankOne => {
-            run_greedy(RankOneSet::new(input.channels, input.weights, p_over_noise, ratio, cap), input, cap, nt)
-        }
-        GramUpdate::FromScratch => {
-            run_greedy(ScratchSet::new(input.channels, input.weights, p_over_noise, ratio), input, cap, nt)
-        }
+        GramUpdate::RankOne => run_greedy(
+            RankOneSet::new(input.channels, input.weights, p_over_noise, ratio, cap),
+            input,
+            cap,
+            nt,
+        ),
+        GramUpdate::FromScratch => run_greedy(
+            ScratchSet::new(input.channels, input.weights, p_over_noise, ratio),
+            input,
+            cap,
+            nt,
+        ),
     };
     info.elapsed = start.elapsed();
-    Ok(Schedule { users, beams: None, objective: Some(objective), info: ScheduleInfo::Pfzfg(info) })
+    Ok(Schedule {
+        users,
+        beams: None,
+        objective: Some(objective),
+        info: ScheduleInfo::Pfzfg(info),
+    })
 }
 
 /// The ZF SINRs of the set `users` with unit-norm ZF directions and equal
 /// power (see the module docs), in the order of `users`; `None` if the
 /// channels of the set are linearly dependent (or a user index is out of
 /// range). Direct computation: forms and inverts the Gram matrix.
-pub fn zf_sinrs(channels: &[Vec<C64>], users: &[usize], power_w: f64, noise_w: f64) -> Option<Vec<f64>> {
+pub fn zf_sinrs(
+    channels: &[Vec<C64>],
+    users: &[usize],
+    power_w: f64,
+    noise_w: f64,
+) -> Option<Vec<f64>> {
     let diag = gram_inverse_diag(channels, users)?;
     let snr = power_w / noise_w / users.len() as f64;
     Some(diag.iter().map(|d| snr / d).collect())
@@ -159,9 +178,21 @@ pub fn zf_sinrs(channels: &[Vec<C64>], users: &[usize], power_w: f64, noise_w: f
 
 /// The PFZFG objective `Σ_{i∈users} w_i log2(1 + SINR_i^ZF)` of a set,
 /// computed from scratch; `None` if the set's channels are linearly dependent.
-pub fn zf_objective(channels: &[Vec<C64>], users: &[usize], weights: &[f64], power_w: f64, noise_w: f64) -> Option<f64> {
+pub fn zf_objective(
+    channels: &[Vec<C64>],
+    users: &[usize],
+    weights: &[f64],
+    power_w: f64,
+    noise_w: f64,
+) -> Option<f64> {
     let sinrs = zf_sinrs(channels, users, power_w, noise_w)?;
-    Some(users.iter().zip(&sinrs).map(|(&u, s)| weights.get(u).copied().unwrap_or(0.0) * (1.0 + s).log2()).sum())
+    Some(
+        users
+            .iter()
+            .zip(&sinrs)
+            .map(|(&u, s)| weights.get(u).copied().unwrap_or(0.0) * (1.0 + s).log2())
+            .sum(),
+    )
 }
 
 /// diag((H Hᴴ)⁻¹) for the rows `users`, via a Cholesky factorisation.
@@ -170,7 +201,10 @@ fn gram_inverse_diag(channels: &[Vec<C64>], users: &[usize]) -> Option<Vec<f64>>
         return Some(Vec::new());
     }
     let nt = channels.first()?.len();
-    if users.iter().any(|&u| u >= channels.len() || channels[u].len() != nt) {
+    if users
+        .iter()
+        .any(|&u| u >= channels.len() || channels[u].len() != nt)
+    {
         return None;
     }
     // Columns of Hᴴ are the channels h_i, so A = (Hᴴ)ᴴ Hᴴ.
@@ -178,7 +212,9 @@ fn gram_inverse_diag(channels: &[Vec<C64>], users: &[usize]) -> Option<Vec<f64>>
     let gram = h_adj.adjoint() * &h_adj;
     let inverse = gram.llt(Side::Lower).ok()?.inverse();
     let diag: Vec<f64> = (0..users.len()).map(|i| inverse[(i, i)].re).collect();
-    diag.iter().all(|d| d.is_finite() && *d > 0.0).then_some(diag)
+    diag.iter()
+        .all(|d| d.is_finite() && *d > 0.0)
+        .then_some(diag)
 }
 
 /// A growing set S with the candidate evaluation of the greedy step.
@@ -194,7 +230,12 @@ trait GreedySet {
     fn into_users(self) -> Vec<usize>;
 }
 
-fn run_greedy<G: GreedySet>(mut set: G, input: &ScheduleInput<'_>, cap: usize, nt: usize) -> (Vec<usize>, f64, PfzfgInfo) {
+fn run_greedy<G: GreedySet>(
+    mut set: G,
+    input: &ScheduleInput<'_>,
+    cap: usize,
+    nt: usize,
+) -> (Vec<usize>, f64, PfzfgInfo) {
     let k_users = input.channels.len();
     let w = input.weights;
 
@@ -258,7 +299,11 @@ fn run_greedy<G: GreedySet>(mut set: G, input: &ScheduleInput<'_>, cap: usize, n
 
 /// Σ_i w_i log2(1 + snr / d_i) over the selected users.
 fn objective_from_diag(selected: &[usize], diag: &[f64], weights: &[f64], snr: f64) -> f64 {
-    selected.iter().zip(diag).map(|(&i, &d)| weights[i] * (1.0 + snr / d).log2()).sum()
+    selected
+        .iter()
+        .zip(diag)
+        .map(|(&i, &d)| weights[i] * (1.0 + snr / d).log2())
+        .sum()
 }
 
 /// The rank-one updated set (see the module docs for the recursions).
@@ -292,7 +337,10 @@ impl<'a> RankOneSet<'a> {
         let k_users = h.len();
         let nt = h.first().map_or(0, Vec::len);
         let resid: Vec<C64> = h.iter().flatten().copied().collect();
-        let norm_sq: Vec<f64> = h.iter().map(|hk| hk.iter().map(|z| z.norm_sqr()).sum()).collect();
+        let norm_sq: Vec<f64> = h
+            .iter()
+            .map(|hk| hk.iter().map(|z| z.norm_sqr()).sum())
+            .collect();
         Self {
             h,
             w,
@@ -404,7 +452,14 @@ struct ScratchSet<'a> {
 
 impl<'a> ScratchSet<'a> {
     fn new(h: &'a [Vec<C64>], w: &'a [f64], p_over_noise: f64, ratio: f64) -> Self {
-        Self { h, w, p_over_noise, ratio, selected: Vec::new(), in_set: vec![false; h.len()] }
+        Self {
+            h,
+            w,
+            p_over_noise,
+            ratio,
+            selected: Vec::new(),
+            in_set: vec![false; h.len()],
+        }
     }
 }
 
@@ -462,18 +517,38 @@ mod tests {
     use crate::{Scheduler, schedule};
     use proptest::prelude::*;
 
-    fn input<'a>(h: &'a [Vec<C64>], w: &'a [f64], forced: &'a [usize], max: usize) -> ScheduleInput<'a> {
-        ScheduleInput { channels: h, weights: w, forced, power_w: 2.0, noise_w: 0.05, max_scheduled: max, codebook: None }
+    fn input<'a>(
+        h: &'a [Vec<C64>],
+        w: &'a [f64],
+        forced: &'a [usize],
+        max: usize,
+    ) -> ScheduleInput<'a> {
+        ScheduleInput {
+            channels: h,
+            weights: w,
+            forced,
+            power_w: 2.0,
+            noise_w: 0.05,
+            max_scheduled: max,
+            codebook: None,
+        }
     }
 
     fn weights(seed: u64, k: usize) -> Vec<f64> {
-        (0..k).map(|i| 0.2 + ((seed * 31 + i as u64 * 17) % 23) as f64 / 7.0).collect()
+        (0..k)
+            .map(|i| 0.2 + ((seed * 31 + i as u64 * 17) % 23) as f64 / 7.0)
+            .collect()
     }
 
     fn run(inp: &ScheduleInput<'_>, update: GramUpdate) -> (Vec<usize>, f64, PfzfgInfo) {
-        let params = PfzfgParams { gram_update: update, ..Default::default() };
+        let params = PfzfgParams {
+            gram_update: update,
+            ..Default::default()
+        };
         let s = pfzfg(inp, &params).unwrap();
-        let ScheduleInfo::Pfzfg(info) = s.info else { panic!("wrong info") };
+        let ScheduleInfo::Pfzfg(info) = s.info else {
+            panic!("wrong info")
+        };
         (s.users, s.objective.unwrap(), info)
     }
 
@@ -481,9 +556,13 @@ mod tests {
     fn rank_one_candidates_match_recomputation() {
         // Sizes swept up to the paper's (40 users, Nt = 32), including a
         // correlated case (channels = a few common directions + small noise).
-        for (seed, k_users, nt, correlated) in
-            [(1, 6, 4, false), (2, 12, 8, false), (3, 40, 32, false), (4, 20, 8, true), (5, 40, 32, true)]
-        {
+        for (seed, k_users, nt, correlated) in [
+            (1, 6, 4, false),
+            (2, 12, 8, false),
+            (3, 40, 32, false),
+            (4, 20, 8, true),
+            (5, 40, 32, true),
+        ] {
             let mut r = rng(seed);
             let mut h = gaussian_channels(&mut r, k_users, nt, 1e-3);
             if correlated {
@@ -506,7 +585,11 @@ mod tests {
                     with_k.push(k);
                     let reference = zf_objective(&h, &with_k, &w, p_over_noise, 1.0).unwrap();
                     let rel = (f - reference).abs() / reference.abs().max(1e-300);
-                    assert!(rel < 1e-9, "seed {seed} |S| = {} k = {k}: {f} vs {reference} ({rel:e})", users.len());
+                    assert!(
+                        rel < 1e-9,
+                        "seed {seed} |S| = {} k = {k}: {f} vs {reference} ({rel:e})",
+                        users.len()
+                    );
                     if best.is_none_or(|(_, bf)| f > bf) {
                         best = Some((k, f));
                     }
@@ -541,7 +624,9 @@ mod tests {
 
     /// Every subset of `0..k` of size ≤ `max`, as bit masks.
     fn subsets(k: usize, max: usize) -> impl Iterator<Item = Vec<usize>> {
-        (0u32..1 << k).filter(move |m| m.count_ones() as usize <= max).map(move |m| (0..k).filter(|&i| m >> i & 1 == 1).collect())
+        (0u32..1 << k)
+            .filter(move |m| m.count_ones() as usize <= max)
+            .map(move |m| (0..k).filter(|&i| m >> i & 1 == 1).collect())
     }
 
     #[test]
@@ -576,7 +661,13 @@ mod tests {
                         s.push(k);
                         zf_objective(&h, &s, &w, inp.power_w, inp.noise_w).map(|f| (k, f))
                     })
-                    .fold(None, |acc: Option<(usize, f64)>, (k, f)| if acc.is_none_or(|(_, bf)| f > bf) { Some((k, f)) } else { acc });
+                    .fold(None, |acc: Option<(usize, f64)>, (k, f)| {
+                        if acc.is_none_or(|(_, bf)| f > bf) {
+                            Some((k, f))
+                        } else {
+                            acc
+                        }
+                    });
                 match best {
                     Some((k, bf)) if bf > current => {
                         brute.push(k);
@@ -589,13 +680,20 @@ mod tests {
             assert!((f - current).abs() <= 1e-9 * current);
             assert!(info.objective_trace.windows(2).all(|p| p[1] > p[0]));
 
-            let best = subsets(k_users, max).filter_map(|s| zf_objective(&h, &s, &w, inp.power_w, inp.noise_w)).fold(0.0, f64::max);
-            assert!(f <= best * (1.0 + 1e-12), "seed {seed}: greedy {f} > optimum {best}");
+            let best = subsets(k_users, max)
+                .filter_map(|s| zf_objective(&h, &s, &w, inp.power_w, inp.noise_w))
+                .fold(0.0, f64::max);
+            assert!(
+                f <= best * (1.0 + 1e-12),
+                "seed {seed}: greedy {f} > optimum {best}"
+            );
             if f >= best * (1.0 - 1e-9) {
                 optimal += 1;
             }
         }
-        eprintln!("PFZFG greedy = exhaustive optimum in {optimal}/{cases} cases (Nt = 4, |S|max = 4, 3–8 users)");
+        eprintln!(
+            "PFZFG greedy = exhaustive optimum in {optimal}/{cases} cases (Nt = 4, |S|max = 4, 3–8 users)"
+        );
         // Greedy is a heuristic, but on these small cases it is usually optimal.
         assert!(optimal * 2 > cases, "greedy optimal only {optimal}/{cases}");
     }
