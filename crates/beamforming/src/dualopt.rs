@@ -28,12 +28,12 @@
 //! match the interior-point reference to 1e-4 and beyond in a handful of
 //! factorisations. Duals are warm-started across outer iterations.
 
+use crate::Beams;
 use crate::c64;
 use crate::error::BeamformingError;
 use crate::fp::{self, FpInfo, FpParams, InnerOutcome, InnerSolver, Subproblem};
 use crate::linalg::{Cholesky, add_outer, dotc, norm_sqr};
 use crate::problem::SalinrProblem;
-use crate::Beams;
 
 const ZERO: c64 = c64::new(0.0, 0.0);
 
@@ -78,7 +78,10 @@ pub type DualOptInfo = FpInfo;
 
 /// Solves the per-BS SALINR/SLINR problem with Algorithm 2 + DualOpt from the
 /// feasible initial point of [`fp::initial_beams`]. Beams in the problem's units.
-pub fn solve(problem: &SalinrProblem, params: &DualOptParams) -> Result<(Beams, DualOptInfo), BeamformingError> {
+pub fn solve(
+    problem: &SalinrProblem,
+    params: &DualOptParams,
+) -> Result<(Beams, DualOptInfo), BeamformingError> {
     fp::run(problem, None, &params.fp, &mut DualOpt::new(params))
 }
 
@@ -155,12 +158,15 @@ impl DualOpt {
             }
             _ => y[0] = (norm_sqr(&sub.z) / sub.power).sqrt(),
         }
-        if !(y[0] > 0.0) {
+        if y[0].is_nan() || y[0] <= 0.0 {
             y[0] = 1e-6;
         }
         let scale: Vec<f64> = std::iter::once(sub.power)
             .chain(sidx.iter().map(|&u| {
-                let s = sub.sensing.as_ref().map(|s| s.noise[u] + s.c * s.alpha[u].norm_sqr());
+                let s = sub
+                    .sensing
+                    .as_ref()
+                    .map(|s| s.noise[u] + s.c * s.alpha[u].norm_sqr());
                 s.unwrap_or(1.0).max(1e-300)
             }))
             .collect();
@@ -174,7 +180,9 @@ impl DualOpt {
             y[0] = (y[0] * 4.0).max(1e-6);
         }
         let Some(mut cur) = cur else {
-            return Err(BeamformingError::Numerical("DualOpt: no positive-definite dual start"));
+            return Err(BeamformingError::Numerical(
+                "DualOpt: no positive-definite dual start",
+            ));
         };
         let mut iterations = 0;
         let mut converged = false;
@@ -182,7 +190,11 @@ impl DualOpt {
             // STEP 1: optimality test on the projected gradient.
             let opt = (0..n).all(|i| {
                 let g = cur.grad[i] / scale[i];
-                if y[i] > 0.0 { g.abs() <= self.tol } else { g >= -self.tol }
+                if y[i] > 0.0 {
+                    g.abs() <= self.tol
+                } else {
+                    g >= -self.tol
+                }
             });
             if opt {
                 converged = true;
@@ -190,7 +202,9 @@ impl DualOpt {
             }
             iterations += 1;
             // STEP 2: Newton direction on the free variables (active: y_i = 0, ∂q/∂y_i > 0).
-            let free: Vec<usize> = (0..n).filter(|&i| !(y[i] <= 0.0 && cur.grad[i] > 0.0)).collect();
+            let free: Vec<usize> = (0..n)
+                .filter(|&i| !(y[i] <= 0.0 && cur.grad[i] > 0.0))
+                .collect();
             let nf = free.len();
             let mut d = vec![0.0; n];
             if nf > 0 {
@@ -214,26 +228,54 @@ impl DualOpt {
                     d[i] = rhs[a];
                 }
             }
-            // STEP 3: Armijo backtracking along the projection arc.
-            let mut t = 1.0;
+            // STEP 3: Armijo backtracking along the projection arc. First try the
+            // boundary point where every variable that Newton decreases against a
+            // positive gradient is set to 0: near a boundary optimum (λ* = 0 with
+            // an ill-conditioned Ã, or an inactive μ_k) Newton only halves y_i per
+            // step, while the optimum is exactly y_i = 0.
             let mut accepted = None;
-            for _ in 0..60 {
+            let jump: Vec<usize> = (0..n)
+                .filter(|&i| y[i] > 0.0 && cur.grad[i] > 0.0 && d[i] < 0.0)
+                .collect();
+            if !jump.is_empty() {
+                let mut yb: Vec<f64> = (0..n).map(|i| (y[i] + d[i]).max(0.0)).collect();
+                for &i in &jump {
+                    yb[i] = 0.0;
+                }
+                if let Some(e) = self.eval(sub, &sidx, &yb, true) {
+                    let dec: f64 = (0..n).map(|i| cur.grad[i] * (yb[i] - y[i])).sum();
+                    if e.q <= cur.q + 1e-4 * dec {
+                        accepted = Some((yb, e));
+                    }
+                }
+            }
+            let mut t = 1.0;
+            for trial in 0..if accepted.is_some() { 0 } else { 60 } {
                 let yt: Vec<f64> = (0..n).map(|i| (y[i] + t * d[i]).max(0.0)).collect();
-                if let Some(e) = self.eval(sub, &sidx, &yt, false) {
+                // The full step is usually accepted: evaluate it with the Hessian at once.
+                if let Some(e) = self.eval(sub, &sidx, &yt, trial == 0) {
                     let dec: f64 = (0..n).map(|i| cur.grad[i] * (yt[i] - y[i])).sum();
-                    if e.q <= cur.q + 1e-4 * dec || e.q <= cur.q + 1e-15 * cur.q.abs() && dec.abs() < 1e-14 * cur.q.abs() {
-                        accepted = Some(yt);
+                    if e.q <= cur.q + 1e-4 * dec
+                        || e.q <= cur.q + 1e-15 * cur.q.abs() && dec.abs() < 1e-14 * cur.q.abs()
+                    {
+                        accepted = Some((yt, e));
                         break;
                     }
                 }
                 t *= 0.5;
             }
-            let Some(yt) = accepted else { break };
-            let step: f64 = (0..n).map(|i| (yt[i] - y[i]).abs() / (1.0 + y[i].abs())).fold(0.0, f64::max);
+            let Some((yt, e)) = accepted else { break };
+            let step: f64 = (0..n)
+                .map(|i| (yt[i] - y[i]).abs() / (1.0 + y[i].abs()))
+                .fold(0.0, f64::max);
             y = yt;
-            match self.eval(sub, &sidx, &y, true) {
-                Some(e) => cur = e,
-                None => break,
+            if e.hess.is_empty() {
+                match self.eval(sub, &sidx, &y, true) {
+                    Some(e) => cur = e,
+                    None => break,
+                }
+            } else {
+                cur = e;
             }
             if step < 1e-15 {
                 break;
@@ -253,7 +295,13 @@ impl DualOpt {
 
     /// q, ∇q, (Hessian) and v at duals y = (λ, μ_S). None when some M_k is not
     /// positive definite (q = +∞ there).
-    fn eval(&mut self, sub: &Subproblem, sidx: &[usize], y: &[f64], want_hess: bool) -> Option<Eval> {
+    fn eval(
+        &mut self,
+        sub: &Subproblem,
+        sidx: &[usize],
+        y: &[f64],
+        want_hess: bool,
+    ) -> Option<Eval> {
         let k = sub.num_users;
         let nt = sub.num_antennas;
         let ns = sidx.len();
@@ -288,7 +336,10 @@ impl DualOpt {
         if let Some(s) = sens {
             for (si, &u) in sidx.iter().enumerate() {
                 let f = s.alpha[u] * (y[1 + si] * s.c);
-                for (ri, ai) in ws.r[u * nt..(u + 1) * nt].iter_mut().zip(&s.steering[u * nt..(u + 1) * nt]) {
+                for (ri, ai) in ws.r[u * nt..(u + 1) * nt]
+                    .iter_mut()
+                    .zip(&s.steering[u * nt..(u + 1) * nt])
+                {
                     *ri += ai * f;
                 }
             }
@@ -298,6 +349,15 @@ impl DualOpt {
         let mut qvv = vec![0.0; if want_hess { k } else { 0 }];
         let mut qva = vec![ZERO; if want_hess { k * ns } else { 0 }];
         let mut qaa = vec![ZERO; if want_hess { k * ns * ns } else { 0 }];
+        // A ridge of 1e-10·tr(Ã)/Nt keeps M_k regular at λ = 0 when Ã is rank
+        // deficient (K < Nt, weak leakage); it perturbs (26) by ≤ 1e-10·tr(Ã)/Nt·P,
+        // and selects the minimum-norm maximiser in that case.
+        let ridge = 1e-10
+            * (0..nt)
+                .map(|i| sub.a_common[i * nt + i].re)
+                .sum::<f64>()
+                .max(0.0)
+            / nt as f64;
         let build_m = |m: &mut Vec<c64>, user: Option<usize>| {
             // user = Some(k): M_k directly (per-user path); None: shared M.
             match (user, &sub.own_leakage) {
@@ -309,7 +369,7 @@ impl DualOpt {
                 _ => m.copy_from_slice(&sub.a_common),
             }
             for i in 0..nt {
-                m[i * nt + i] += lam;
+                m[i * nt + i] += lam + ridge;
             }
             if corrected {
                 for (si, &j) in sidx.iter().enumerate() {
@@ -342,7 +402,7 @@ impl DualOpt {
                 let s = slot[u];
                 let beta = if corrected && s != usize::MAX && y[1 + s] > 0.0 {
                     let den = 1.0 - y[1 + s] * ws.p0[s * ns + s].re;
-                    if !(den > 0.0) {
+                    if den.is_nan() || den <= 0.0 {
                         return None;
                     }
                     let beta = y[1 + s] / den;
@@ -361,7 +421,11 @@ impl DualOpt {
                     chol.solve_in_place(&mut ws.tmp);
                     let vk = &ws.v[u * nt..(u + 1) * nt];
                     let mut vv = dotc(vk, &ws.tmp).re;
-                    let ve = if beta != 0.0 { dotc(vk, &ws.u[s * nt..(s + 1) * nt]) } else { ZERO };
+                    let ve = if beta != 0.0 {
+                        dotc(vk, &ws.u[s * nt..(s + 1) * nt])
+                    } else {
+                        ZERO
+                    };
                     vv += beta * ve.norm_sqr();
                     qvv[u] = vv;
                     for t in 0..ns {
@@ -403,7 +467,8 @@ impl DualOpt {
                     for t in 0..ns {
                         qva[u * ns + t] = dotc(vk, &ws.u[t * nt..(t + 1) * nt]);
                         for w in 0..ns {
-                            qaa[u * ns * ns + t * ns + w] = dotc(steer(sidx[t]), &ws.u[w * nt..(w + 1) * nt]);
+                            qaa[u * ns * ns + t * ns + w] =
+                                dotc(steer(sidx[t]), &ws.u[w * nt..(w + 1) * nt]);
                         }
                     }
                 }
@@ -431,7 +496,11 @@ impl DualOpt {
             for (si, &j) in sidx.iter().enumerate() {
                 let al = s.alpha[j];
                 q -= y[1 + si] * (s.noise[j] + s.c * al.norm_sqr());
-                let phi: f64 = (0..k).filter(|&u| u != j).map(|u| av[si * k + u].norm_sqr()).sum::<f64>() + s.noise[j];
+                let phi: f64 = (0..k)
+                    .filter(|&u| u != j)
+                    .map(|u| av[si * k + u].norm_sqr())
+                    .sum::<f64>()
+                    + s.noise[j];
                 let psi = s.c * (2.0 * (al.conj() * av[si * k + j]).re - al.norm_sqr());
                 grad[1 + si] = psi - phi;
             }
@@ -479,7 +548,11 @@ impl DualOpt {
 }
 
 impl InnerSolver for DualOpt {
-    fn solve(&mut self, sub: &Subproblem, v_prev: &[c64]) -> Result<InnerOutcome, BeamformingError> {
+    fn solve(
+        &mut self,
+        sub: &Subproblem,
+        v_prev: &[c64],
+    ) -> Result<InnerOutcome, BeamformingError> {
         let mut out = self.solve_subproblem(sub)?;
         // The Newton iterate is primal-feasible only up to `dual_tol`; if it still
         // violates the linearised constraints materially (non-convergence), the
@@ -487,10 +560,116 @@ impl InnerSolver for DualOpt {
         if !out.converged {
             let viol = sub.constraint_values(&out.v);
             let scale = 1.0 + norm_sqr(v_prev);
-            if viol.iter().any(|&g| g > 1e-6 * scale) && sub.objective(v_prev) >= sub.objective(&out.v) - 1e-12 {
+            if viol.iter().any(|&g| g > 1e-6 * scale) {
                 out.v = v_prev.to_vec();
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fp;
+    use crate::synthetic::{SyntheticParams, instance};
+    use faer::linalg::solvers::Solve;
+    use faer::{Mat, Side};
+
+    /// The Woodbury per-user solve equals a direct solve of
+    /// (Ã + λI + Σ_{j≠k} μ_j B_j) v_k = z_k + μ_k C_k v_k^(r) (plus the ridge).
+    #[test]
+    fn woodbury_equals_direct_solve() {
+        for (k, nt, seed) in [(3, 8, 1), (6, 32, 2), (12, 32, 3)] {
+            let p = instance(
+                &SyntheticParams {
+                    users: k,
+                    antennas: nt,
+                    sensing: Some((1.0, 1e-3)),
+                    per_user_leakage: false,
+                },
+                seed,
+            );
+            let v0 = fp::initial_beams(&p, &FpParams::default()).unwrap();
+            let (sub, _) = fp::linearize(&p, &v0).unwrap();
+            let s = sub.sensing.as_ref().unwrap();
+            let sidx: Vec<usize> = (0..k).filter(|&u| s.constrained[u]).collect();
+            assert!(sidx.len() >= 2);
+            let y: Vec<f64> = std::iter::once(0.7)
+                .chain(sidx.iter().map(|&u| 0.3 + 0.1 * u as f64))
+                .collect();
+            let mut d = DualOpt::new(&DualOptParams::default());
+            let e = d.eval(&sub, &sidx, &y, false).expect("PD");
+            let ridge =
+                1e-10 * (0..nt).map(|i| sub.a_common[i * nt + i].re).sum::<f64>() / nt as f64;
+            for u in 0..k {
+                let mut m = Mat::<c64>::from_fn(nt, nt, |i, j| sub.a_common[i * nt + j]);
+                let mut rhs = Mat::<c64>::from_fn(nt, 1, |i, _| sub.z[u * nt + i]);
+                for i in 0..nt {
+                    m[(i, i)] += y[0] + ridge;
+                }
+                for (si, &j) in sidx.iter().enumerate() {
+                    let a = &s.steering[j * nt..(j + 1) * nt];
+                    if j != u {
+                        for r in 0..nt {
+                            for c in 0..nt {
+                                m[(r, c)] += a[r] * a[c].conj() * y[1 + si];
+                            }
+                        }
+                    } else {
+                        for r in 0..nt {
+                            rhs[(r, 0)] += a[r] * s.alpha[u] * (s.c * y[1 + si]);
+                        }
+                    }
+                }
+                let x = m.llt(Side::Lower).expect("PD").solve(&rhs);
+                let scale = (0..nt).map(|i| x[(i, 0)].norm_sqr()).sum::<f64>().sqrt();
+                for i in 0..nt {
+                    assert!(
+                        (x[(i, 0)] - e.v[u * nt + i]).norm() <= 1e-9 * scale,
+                        "K={k} user {u}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The analytic dual Hessian matches finite differences of the gradient.
+    #[test]
+    fn dual_hessian_matches_finite_differences() {
+        let p = instance(
+            &SyntheticParams {
+                users: 5,
+                antennas: 16,
+                sensing: Some((0.01, 0.05)),
+                per_user_leakage: false,
+            },
+            4,
+        );
+        let v0 = fp::initial_beams(&p, &FpParams::default()).unwrap();
+        let (sub, _) = fp::linearize(&p, &v0).unwrap();
+        let s = sub.sensing.as_ref().unwrap();
+        let sidx: Vec<usize> = (0..5).filter(|&u| s.constrained[u]).collect();
+        let n = 1 + sidx.len();
+        let y: Vec<f64> = (0..n).map(|i| 0.5 + 0.1 * i as f64).collect();
+        let mut d = DualOpt::new(&DualOptParams::default());
+        let e = d.eval(&sub, &sidx, &y, true).unwrap();
+        for b in 0..n {
+            let h = 1e-6;
+            let mut yp = y.clone();
+            yp[b] += h;
+            let mut ym = y.clone();
+            ym[b] -= h;
+            let gp = d.eval(&sub, &sidx, &yp, false).unwrap().grad;
+            let gm = d.eval(&sub, &sidx, &ym, false).unwrap().grad;
+            for a in 0..n {
+                let fd = (gp[a] - gm[a]) / (2.0 * h);
+                let an = e.hess[a * n + b];
+                assert!(
+                    (fd - an).abs() <= 1e-5 * (1.0 + an.abs()),
+                    "H[{a}][{b}]: fd {fd} vs {an}"
+                );
+            }
+        }
     }
 }

@@ -39,7 +39,11 @@ pub(crate) fn dim_err(what: &'static str, expected: String, found: String) -> Be
     }
 }
 
-pub(crate) fn value_err(what: &'static str, expected: &'static str, found: String) -> BeamformingError {
+pub(crate) fn value_err(
+    what: &'static str,
+    expected: &'static str,
+    found: String,
+) -> BeamformingError {
     BeamformingError::InvalidValue {
         what,
         expected,

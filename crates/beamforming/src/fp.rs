@@ -43,12 +43,12 @@ use std::time::{Duration, Instant};
 
 use ndarray::Array2;
 
+use crate::Beams;
 use crate::c64;
 use crate::error::BeamformingError;
 use crate::linalg::{Cholesky, add_outer, dotc, norm_sqr, solve_real};
 use crate::problem::{Leakage, SalinrProblem};
 use crate::salinr::{check_beams, sinr_flat};
-use crate::Beams;
 
 const ZERO: c64 = c64::new(0.0, 0.0);
 
@@ -71,7 +71,7 @@ impl Default for FpParams {
     fn default() -> Self {
         Self {
             max_outer: 100,
-            rel_tol: 1e-5,
+            rel_tol: 1e-4,
             init_margin: 0.05,
             decrease_tol: 1e-7,
         }
@@ -183,7 +183,8 @@ impl Subproblem {
                     .sum::<f64>()
                     + s.noise[u];
                 let al = s.alpha[u];
-                let psi = s.c * (2.0 * (al.conj() * dotc(a, &v[u * nt..(u + 1) * nt])).re - al.norm_sqr());
+                let psi = s.c
+                    * (2.0 * (al.conj() * dotc(a, &v[u * nt..(u + 1) * nt])).re - al.norm_sqr());
                 out.push(phi - psi);
             }
         }
@@ -205,7 +206,8 @@ pub struct InnerOutcome {
 /// A solver of the convex subproblem (26).
 pub trait InnerSolver {
     /// Solves `sub`; `v_prev` is the SCA point v^(r) (feasible for `sub`).
-    fn solve(&mut self, sub: &Subproblem, v_prev: &[c64]) -> Result<InnerOutcome, BeamformingError>;
+    fn solve(&mut self, sub: &Subproblem, v_prev: &[c64])
+    -> Result<InnerOutcome, BeamformingError>;
 }
 
 /// The problem in normalised units (module docs).
@@ -219,6 +221,7 @@ pub(crate) struct Normalized {
     pub w: Vec<f64>,
     pub w_scale: f64,
     pub v_scale: f64,
+    pub budget: f64,
     pub sensing: Option<NormSensing>,
 }
 
@@ -234,12 +237,20 @@ impl Normalized {
         let (k, nt) = p.channels.dim();
         let gain = (p.power_budget / p.noise_power).sqrt();
         let h = p.channels.iter().map(|x| x * gain).collect();
-        let d = p.leakage.matrix().iter().map(|x| x * (gain * gain)).collect();
+        let d = p
+            .leakage
+            .matrix()
+            .iter()
+            .map(|x| x * (gain * gain))
+            .collect();
         let w_scale = p.weights.iter().copied().fold(0.0, f64::max);
         let w = p.weights.iter().map(|w| w / w_scale).collect();
         let sensing = p.sensing.as_ref().map(|s| NormSensing {
             a: s.steering.iter().copied().collect(),
-            s: s.echo_gain.iter().map(|b| s.sensing_noise / (p.power_budget * b)).collect(),
+            s: s.echo_gain
+                .iter()
+                .map(|b| s.sensing_noise / (p.power_budget * b))
+                .collect(),
             c: s.threshold / s.error_scale_sq,
         });
         Self {
@@ -251,6 +262,7 @@ impl Normalized {
             w,
             w_scale,
             v_scale: p.power_budget.sqrt(),
+            budget: p.power_budget,
             sensing,
         }
     }
@@ -261,12 +273,18 @@ impl Normalized {
 
     /// Objective with the original weights.
     fn objective(&self, v: &[c64]) -> f64 {
-        self.gamma(v).iter().zip(&self.w).map(|(g, w)| w * self.w_scale * g.ln_1p()).sum()
+        self.gamma(v)
+            .iter()
+            .zip(&self.w)
+            .map(|(g, w)| w * self.w_scale * g.ln_1p())
+            .sum()
     }
 
     /// σ²_k/c̄ − 1 for user k (normalised form: (Σ_{j≠k}|a_kᴴv_j|² + s_k)/(c|a_kᴴv_k|²) − 1).
     fn sensing_excess(&self, v: &[c64], u: usize) -> f64 {
-        let Some(s) = &self.sensing else { return f64::NEG_INFINITY };
+        let Some(s) = &self.sensing else {
+            return f64::NEG_INFINITY;
+        };
         let nt = self.nt;
         let a = &s.a[u * nt..(u + 1) * nt];
         let mut interf = s.s[u];
@@ -279,7 +297,11 @@ impl Normalized {
                 interf += g;
             }
         }
-        if own > 0.0 { interf / (s.c * own) - 1.0 } else { f64::INFINITY }
+        if own > 0.0 {
+            interf / (s.c * own) - 1.0
+        } else {
+            f64::INFINITY
+        }
     }
 
     /// Step 1–3 of an outer iteration: the subproblem (26) at v.
@@ -331,7 +353,9 @@ impl Normalized {
             steering: s.a.clone(),
             noise: s.s.clone(),
             c: s.c,
-            alpha: (0..k).map(|u| dotc(&s.a[u * nt..(u + 1) * nt], &v[u * nt..(u + 1) * nt])).collect(),
+            alpha: (0..k)
+                .map(|u| dotc(&s.a[u * nt..(u + 1) * nt], &v[u * nt..(u + 1) * nt]))
+                .collect(),
             constrained: constrained.to_vec(),
         });
         Subproblem {
@@ -349,7 +373,10 @@ impl Normalized {
 /// The subproblem (26) of `problem` linearised at `beams` (original units),
 /// with the beams in normalised units (ṽ = v/√P) for use as the SCA point.
 /// Users whose sensing constraint `beams` violates are unconstrained.
-pub fn linearize(problem: &SalinrProblem, beams: &Beams) -> Result<(Subproblem, Vec<c64>), BeamformingError> {
+pub fn linearize(
+    problem: &SalinrProblem,
+    beams: &Beams,
+) -> Result<(Subproblem, Vec<c64>), BeamformingError> {
     problem.validate()?;
     check_beams(problem, beams)?;
     let n = Normalized::new(problem);
@@ -365,7 +392,10 @@ fn constrained_at(n: &Normalized, v: &[c64]) -> Vec<bool> {
 }
 
 /// The feasible initial beams of the module docs, in the problem's units.
-pub fn initial_beams(problem: &SalinrProblem, params: &FpParams) -> Result<Beams, BeamformingError> {
+pub fn initial_beams(
+    problem: &SalinrProblem,
+    params: &FpParams,
+) -> Result<Beams, BeamformingError> {
     problem.validate()?;
     let n = Normalized::new(problem);
     let v = init_normalized(&n, params.init_margin);
@@ -373,7 +403,13 @@ pub fn initial_beams(problem: &SalinrProblem, params: &FpParams) -> Result<Beams
 }
 
 fn to_beams(n: &Normalized, v: &[c64]) -> Beams {
-    Array2::from_shape_fn((n.k, n.nt), |(i, j)| v[i * n.nt + j] * n.v_scale)
+    let mut b = Array2::from_shape_fn((n.k, n.nt), |(i, j)| v[i * n.nt + j] * n.v_scale);
+    // Rounding in the rescaling must not push Σ‖v_k‖² above P.
+    let budget = n.budget;
+    while b.iter().map(|x| x.norm_sqr()).sum::<f64>() > budget {
+        b.mapv_inplace(|x| x * (1.0 - 1e-15));
+    }
+    b
 }
 
 /// Runs Algorithm 2 from `v0` (or from [`initial_beams`]) with `inner` solving (26).
@@ -387,13 +423,20 @@ pub fn run<S: InnerSolver>(
     problem.validate()?;
     let n = Normalized::new(problem);
     let (k, nt) = (n.k, n.nt);
-    let mut v = match v0 {
+    // The initial point always goes through original units, so that a replay
+    // from dumped v0 (`solve_from`) is bit-identical to the original solve.
+    let init;
+    let v0 = match v0 {
         Some(b) => {
             check_beams(problem, b)?;
-            b.iter().map(|x| x / n.v_scale).collect()
+            b
         }
-        None => init_normalized(&n, params.init_margin),
+        None => {
+            init = to_beams(&n, &init_normalized(&n, params.init_margin));
+            &init
+        }
     };
+    let mut v: Vec<c64> = v0.iter().map(|x| x / n.v_scale).collect();
     clip_power(&mut v);
     let constrained = constrained_at(&n, &v);
     let relaxed_users: Vec<usize> = match &n.sensing {
@@ -423,8 +466,14 @@ pub fn run<S: InnerSolver>(
             info.inner_iterations.push(out.iterations);
             info.inner_converged &= out.converged;
             let mut v_new = out.v;
-            if v_new.len() != k * nt || v_new.iter().any(|x| !(x.re.is_finite() && x.im.is_finite())) {
-                return Err(BeamformingError::Numerical("inner solver returned non-finite beams"));
+            if v_new.len() != k * nt
+                || v_new
+                    .iter()
+                    .any(|x| !(x.re.is_finite() && x.im.is_finite()))
+            {
+                return Err(BeamformingError::Numerical(
+                    "inner solver returned non-finite beams",
+                ));
             }
             clip_power(&mut v_new);
             let obj_new = n.objective(&v_new);
@@ -470,16 +519,30 @@ fn clip_power(v: &mut [c64]) {
     }
 }
 
+/// Beams of the sensed users and their powers.
+type SensingBeams = (Vec<Vec<c64>>, Vec<f64>);
+
 /// Minimum-power beams meeting |g_kᴴv_k|² ≥ γ(Σ_{j≠k}|g_kᴴv_j|² + 1) for the users in
 /// `users` (g_k = a_k/√s_k). Ok((beams of those users, powers)) or Err(dual weights)
 /// when the targets cannot be met at any power.
-fn min_power_sensing(n: &Normalized, users: &[usize], gamma: f64) -> Result<(Vec<Vec<c64>>, Vec<f64>), Vec<f64>> {
+fn min_power_sensing(
+    n: &Normalized,
+    users: &[usize],
+    gamma: f64,
+) -> Result<SensingBeams, Vec<f64>> {
     let nt = n.nt;
-    let Some(s) = &n.sensing else { return Ok((Vec::new(), Vec::new())) };
+    let Some(s) = &n.sensing else {
+        return Ok((Vec::new(), Vec::new()));
+    };
     let m = users.len();
     let g: Vec<Vec<c64>> = users
         .iter()
-        .map(|&u| s.a[u * nt..(u + 1) * nt].iter().map(|x| x / s.s[u].sqrt()).collect())
+        .map(|&u| {
+            s.a[u * nt..(u + 1) * nt]
+                .iter()
+                .map(|x| x / s.s[u].sqrt())
+                .collect()
+        })
         .collect();
     let mut lam = vec![0.0; m];
     let mut t = vec![ZERO; nt * nt];
@@ -526,7 +589,7 @@ fn min_power_sensing(n: &Normalized, users: &[usize], gamma: f64) -> Result<(Vec
             a[r * m + c] = if r == c { x / gamma } else { -x };
         }
     }
-    if solve_real(&mut a, &mut p).is_none() || p.iter().any(|x| !(*x > 0.0)) {
+    if solve_real(&mut a, &mut p).is_none() || p.iter().any(|x| x.is_nan() || *x <= 0.0) {
         return Err(lam);
     }
     let beams = dirs
@@ -554,7 +617,9 @@ fn init_normalized(n: &Normalized, margin: f64) -> Vec<c64> {
                     break;
                 }
                 Ok((_, cost)) | Err(cost) => {
-                    let worst = (0..cost.len()).max_by(|&i, &j| cost[i].total_cmp(&cost[j])).unwrap_or(0);
+                    let worst = (0..cost.len())
+                        .max_by(|&i, &j| cost[i].total_cmp(&cost[j]))
+                        .unwrap_or(0);
                     sensed.remove(worst);
                 }
             }

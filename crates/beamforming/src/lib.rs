@@ -36,6 +36,7 @@ pub mod npz;
 pub mod problem;
 pub mod reference;
 pub mod salinr;
+pub mod synthetic;
 pub mod wmmse;
 
 pub use error::BeamformingError;

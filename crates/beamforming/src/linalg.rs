@@ -87,7 +87,7 @@ impl Cholesky {
                 s -= c64::new(re, im);
                 if i == j {
                     let d = s.re;
-                    if !(d > 0.0) || !d.is_finite() {
+                    if d.is_nan() || d <= 0.0 || !d.is_finite() {
                         return false;
                     }
                     l[ri + i] = c64::new(d.sqrt(), 0.0);
@@ -129,7 +129,8 @@ impl Cholesky {
 pub(crate) fn solve_real(a: &mut [f64], b: &mut [f64]) -> Option<()> {
     let n = b.len();
     for col in 0..n {
-        let piv = (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))?;
+        let piv =
+            (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))?;
         if a[piv * n + col].abs() < 1e-300 || !a[piv * n + col].is_finite() {
             return None;
         }
@@ -163,6 +164,7 @@ pub(crate) fn solve_real(a: &mut [f64], b: &mut [f64]) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faer::linalg::solvers::Solve;
     use faer::{Mat, Side};
     use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -206,7 +208,12 @@ mod tests {
 
     #[test]
     fn cholesky_rejects_indefinite() {
-        let a = vec![c64::new(1.0, 0.0), c64::new(2.0, 0.0), c64::new(2.0, 0.0), c64::new(1.0, 0.0)];
+        let a = vec![
+            c64::new(1.0, 0.0),
+            c64::new(2.0, 0.0),
+            c64::new(2.0, 0.0),
+            c64::new(1.0, 0.0),
+        ];
         assert!(!Cholesky::new(2).factor(&a));
     }
 

@@ -86,23 +86,43 @@ impl SalinrProblem {
     pub fn validate(&self) -> Result<(), BeamformingError> {
         let (k, nt) = self.channels.dim();
         if k == 0 || nt == 0 {
-            return Err(dim_err("channels", "K×Nt with K, Nt ≥ 1".into(), format!("{k}×{nt}")));
+            return Err(dim_err(
+                "channels",
+                "K×Nt with K, Nt ≥ 1".into(),
+                format!("{k}×{nt}"),
+            ));
         }
         check_finite_c("channels", self.channels.iter())?;
         let d = self.leakage.matrix();
         if d.dim() != (nt, nt) {
-            return Err(dim_err("leakage matrix", format!("{nt}×{nt}"), format!("{:?}", d.dim())));
+            return Err(dim_err(
+                "leakage matrix",
+                format!("{nt}×{nt}"),
+                format!("{:?}", d.dim()),
+            ));
         }
         check_finite_c("leakage matrix", d.iter())?;
         check_hermitian("leakage matrix", d)?;
         if self.weights.len() != k {
-            return Err(dim_err("weights", format!("{k}"), format!("{}", self.weights.len())));
+            return Err(dim_err(
+                "weights",
+                format!("{k}"),
+                format!("{}", self.weights.len()),
+            ));
         }
         if self.weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
-            return Err(value_err("weights", "finite and ≥ 0", format!("{:?}", self.weights)));
+            return Err(value_err(
+                "weights",
+                "finite and ≥ 0",
+                format!("{:?}", self.weights),
+            ));
         }
         if !self.weights.iter().any(|w| *w > 0.0) {
-            return Err(value_err("weights", "at least one > 0", format!("{:?}", self.weights)));
+            return Err(value_err(
+                "weights",
+                "at least one > 0",
+                format!("{:?}", self.weights),
+            ));
         }
         check_positive("noise_power", self.noise_power)?;
         check_positive("power_budget", self.power_budget)?;
@@ -116,15 +136,27 @@ impl SalinrProblem {
             }
             check_finite_c("sensing steering vectors", s.steering.iter())?;
             if s.echo_gain.len() != k {
-                return Err(dim_err("echo_gain", format!("{k}"), format!("{}", s.echo_gain.len())));
+                return Err(dim_err(
+                    "echo_gain",
+                    format!("{k}"),
+                    format!("{}", s.echo_gain.len()),
+                ));
             }
             if s.echo_gain.iter().any(|g| !g.is_finite() || *g <= 0.0) {
-                return Err(value_err("echo_gain", "finite and > 0", format!("{:?}", s.echo_gain)));
+                return Err(value_err(
+                    "echo_gain",
+                    "finite and > 0",
+                    format!("{:?}", s.echo_gain),
+                ));
             }
             for r in 0..k {
                 let n2: f64 = s.steering.row(r).iter().map(|x| x.norm_sqr()).sum();
                 if n2 <= 0.0 {
-                    return Err(value_err("sensing steering vector", "non-zero", format!("row {r} is zero")));
+                    return Err(value_err(
+                        "sensing steering vector",
+                        "non-zero",
+                        format!("row {r} is zero"),
+                    ));
                 }
             }
             check_positive("sensing_noise", s.sensing_noise)?;
@@ -159,7 +191,11 @@ fn check_hermitian(what: &'static str, d: &Array2<c64>) -> Result<(), Beamformin
     for i in 0..n {
         for j in 0..=i {
             if (d[[i, j]] - d[[j, i]].conj()).norm() > 1e-9 * scale {
-                return Err(value_err(what, "Hermitian", format!("entry ({i},{j}) ≠ conj of ({j},{i})")));
+                return Err(value_err(
+                    what,
+                    "Hermitian",
+                    format!("entry ({i},{j}) ≠ conj of ({j},{i})"),
+                ));
             }
         }
     }

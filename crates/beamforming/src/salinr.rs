@@ -9,11 +9,11 @@
 //! and the sensing error variance of eq. (17):
 //! σ²_{k,ī} = a_ī² (Σ_{j≠k} b_k |a_kᴴ v_j|² + σz²) / (b_k |a_kᴴ v_k|²).
 
+use crate::Beams;
 use crate::c64;
 use crate::error::{BeamformingError, dim_err};
 use crate::linalg::{dotc, matvec};
 use crate::problem::{Leakage, SalinrProblem};
-use crate::Beams;
 
 /// γ̃_k of every scheduled user at `beams` (K×Nt, row k = v_k), in the problem's units.
 pub fn sinr(problem: &SalinrProblem, beams: &Beams) -> Result<Vec<f64>, BeamformingError> {
@@ -30,20 +30,33 @@ pub fn sinr(problem: &SalinrProblem, beams: &Beams) -> Result<Vec<f64>, Beamform
 /// The PF objective Σ_k w_k ln(1 + γ̃_k) at `beams`.
 pub fn objective(problem: &SalinrProblem, beams: &Beams) -> Result<f64, BeamformingError> {
     let g = sinr(problem, beams)?;
-    Ok(problem.weights.iter().zip(&g).map(|(w, g)| w * g.ln_1p()).sum())
+    Ok(problem
+        .weights
+        .iter()
+        .zip(&g)
+        .map(|(w, g)| w * g.ln_1p())
+        .sum())
 }
 
 /// σ²_{k,ī}(v) of every user (None if the problem has no sensing data).
 /// A user with a(θ̂_k)ᴴ v_k = 0 gets +∞.
-pub fn sensing_variances(problem: &SalinrProblem, beams: &Beams) -> Result<Option<Vec<f64>>, BeamformingError> {
+pub fn sensing_variances(
+    problem: &SalinrProblem,
+    beams: &Beams,
+) -> Result<Option<Vec<f64>>, BeamformingError> {
     problem.validate()?;
     check_beams(problem, beams)?;
-    let Some(s) = &problem.sensing else { return Ok(None) };
+    let Some(s) = &problem.sensing else {
+        return Ok(None);
+    };
     let k = problem.num_users();
     let mut out = Vec::with_capacity(k);
     for u in 0..k {
         let a = s.steering.row(u);
-        let a = a.as_slice().map(<[c64]>::to_vec).unwrap_or_else(|| a.to_vec());
+        let a = a
+            .as_slice()
+            .map(<[c64]>::to_vec)
+            .unwrap_or_else(|| a.to_vec());
         let mut interf = 0.0;
         let mut own = 0.0;
         for j in 0..k {
@@ -66,13 +79,25 @@ pub fn sensing_variances(problem: &SalinrProblem, beams: &Beams) -> Result<Optio
 
 pub(crate) fn check_beams(problem: &SalinrProblem, beams: &Beams) -> Result<(), BeamformingError> {
     if beams.dim() != problem.channels.dim() {
-        return Err(dim_err("beams", format!("{:?}", problem.channels.dim()), format!("{:?}", beams.dim())));
+        return Err(dim_err(
+            "beams",
+            format!("{:?}", problem.channels.dim()),
+            format!("{:?}", beams.dim()),
+        ));
     }
     crate::problem::check_finite_c("beams", beams.iter())
 }
 
 /// γ̃ on flat row-major data: h K×Nt, d Nt×Nt, v K×Nt.
-pub(crate) fn sinr_flat(h: &[c64], d: &[c64], per_user: bool, noise: f64, v: &[c64], k: usize, nt: usize) -> Vec<f64> {
+pub(crate) fn sinr_flat(
+    h: &[c64],
+    d: &[c64],
+    per_user: bool,
+    noise: f64,
+    v: &[c64],
+    k: usize,
+    nt: usize,
+) -> Vec<f64> {
     let mut dv = vec![c64::new(0.0, 0.0); nt];
     let mut leak = vec![0.0; k];
     for j in 0..k {
