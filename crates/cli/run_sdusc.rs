@@ -1,7 +1,295 @@
-//! TODO(session): being written.
-#[derive(Debug, clap::Parser)]
-pub struct Args {}
+//! `run-sdusc`: the epoch engine over trajectories and CKMs → metrics Parquet,
+//! a run manifest and a summary table.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+use clap::Parser;
+use rayon::prelude::*;
+use sdusc_ckm::query::CkmMap;
+use sdusc_formats::metrics::{bs_epochs_batch, epochs_batch, user_epochs_batch};
+use sdusc_formats::parquet_io::write_batch;
+use sdusc_formats::provenance::Provenance;
+use sdusc_formats::traj;
+use sdusc_sim::scheme::SCHEME_NAMES;
+use sdusc_sim::summary::mean_ci;
+use sdusc_sim::{RunOptions, RunOutput, Scheme, World, run_scheme_drop};
+use sha2::{Digest, Sha256};
+
+use crate::common::{ensure_dir, load_scenario, progress, set_threads};
+
+/// The schemes of the paper's Fig. 6, the default.
+pub const DEFAULT_SCHEMES: &str = "sd-uscb,fp-salinr-perfect,cwmmse,pwmmse";
+
+/// Run SD-USCB and its baselines over the epochs of every drop: ISAC
+/// sensing, per-cell scheduling, location exchange, CKM queries and
+/// distributed beamforming, evaluated with the true SINR.
+#[derive(Debug, Parser)]
+#[command(
+    name = "run-sdusc",
+    version,
+    after_help = "Example:\n  run-sdusc --scenario pipelines/paper.toml --trajectories data/paper/trajectories.parquet \\\n    \
+--ckm-dir data/paper/ckm --out-dir data/paper/run --schemes sd-uscb,cwmmse,pwmmse\n\n\
+Schemes: sd-uscb, sd-uscb-slinr, sd-uscb-hungarian, sd-uscb-all-users, sd-uscb-reference,\n\
+fp-salinr-perfect, cwmmse, pwmmse; options as NAME:key=value,... with cbar=<c̄>,\n\
+leakage=vector|covariance, fixed=true (keep the epoch-1 schedule), e.g. sd-uscb:cbar=0.1.\n\n\
+Writes OUT/epochs.parquet, OUT/user_epochs.parquet, OUT/bs_epochs.parquet, OUT/manifest.json;\n\
+see docs/artifacts.md."
+)]
+pub struct Args {
+    /// Scenario TOML (the one the trajectories and CKMs were made for).
+    #[arg(long)]
+    pub scenario: PathBuf,
+    /// Trajectories Parquet from gen-traj.
+    #[arg(long)]
+    pub trajectories: PathBuf,
+    /// Folder with bs<id>.ckm from build-ckm (needed by the sd-uscb schemes).
+    #[arg(long)]
+    pub ckm_dir: Option<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    /// Comma-separated schemes.
+    #[arg(long, default_value = DEFAULT_SCHEMES)]
+    pub schemes: String,
+    /// Use the first N drops of the trajectories [default: all].
+    #[arg(long)]
+    pub drops: Option<usize>,
+    /// Seed of fading and sensing draws [default: the trajectories' seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write every DualOpt problem as .npz into this folder.
+    #[arg(long)]
+    pub dump_instances: Option<PathBuf>,
+    /// Worker threads [default: all cores]; the output does not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write 0 for beamforming times, so outputs are byte-identical across runs.
+    #[arg(long)]
+    pub no_timing: bool,
+    /// Run the BS agents of an epoch one after another (results are identical).
+    #[arg(long)]
+    pub serial_agents: bool,
+}
+
+fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let wall = Instant::now();
+    set_threads(args.threads)?;
+    let scenario = load_scenario(&args.scenario)?;
+    let schemes: Vec<Scheme> = args
+        .schemes
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(Scheme::parse)
+        .collect::<Result<_, _>>()?;
+    ensure!(!schemes.is_empty(), "--schemes is empty; expected some of {}", SCHEME_NAMES.join(", "));
+    let labels: BTreeSet<_> = schemes.iter().map(|s| s.label.as_str()).collect();
+    ensure!(labels.len() == schemes.len(), "--schemes lists a scheme twice");
+
+    // Inputs, validated against the scenario and each other.
+    let (rows, traj_prov) =
+        traj::read(&args.trajectories).with_context(|| format!("cannot read trajectories {}", args.trajectories.display()))?;
+    let hash = scenario.hash();
+    if !traj_prov.scenario_hash.is_empty() && traj_prov.scenario_hash != hash {
+        bail!(
+            "trajectories {} were generated for scenario `{}` (hash {}…), not for {} (`{}`, hash {}…); \
+             regenerate them with gen-traj --scenario {}",
+            args.trajectories.display(),
+            traj_prov.scenario_name,
+            &traj_prov.scenario_hash[..12.min(traj_prov.scenario_hash.len())],
+            args.scenario.display(),
+            scenario.name,
+            &hash[..12],
+            args.scenario.display()
+        );
+    }
+    let available: BTreeSet<u32> = rows.iter().map(|r| r.drop).collect();
+    let drops: Vec<u32> = match args.drops {
+        Some(n) => {
+            ensure!(n >= 1, "--drops must be at least 1");
+            ensure!(
+                n <= available.len(),
+                "--drops {n} but {} holds {} drops; generate more with gen-traj --drops {n}",
+                args.trajectories.display(),
+                available.len()
+            );
+            available.iter().copied().take(n).collect()
+        }
+        None => available.iter().copied().collect(),
+    };
+    ensure!(!drops.is_empty(), "{} has no rows", args.trajectories.display());
+    let seed = args.seed.unwrap_or(traj_prov.seed);
+
+    let needs_ckm = schemes.iter().any(|s| s.uses_sensing());
+    let mut ckm_inputs = Vec::new();
+    let ckms: Vec<Option<Arc<CkmMap>>> = if needs_ckm {
+        let dir = args
+            .ckm_dir
+            .as_ref()
+            .context("the sd-uscb schemes need CKMs: pass --ckm-dir DIR (the output folder of build-ckm)")?;
+        (0..scenario.num_bs())
+            .map(|b| {
+                let path = dir.join(format!("bs{b}.ckm"));
+                ensure!(path.is_file(), "missing CKM file {} (build it with build-ckm)", path.display());
+                let map = CkmMap::load(&path).with_context(|| format!("cannot load CKM {}", path.display()))?;
+                let h = &map.ckm().header;
+                let site = scenario.sites[b];
+                let mismatch = |what: String| {
+                    anyhow::anyhow!(
+                        "CKM {} does not match scenario {}: {what}; rebuild it with build-ckm --scenario {}",
+                        path.display(),
+                        args.scenario.display(),
+                        args.scenario.display()
+                    )
+                };
+                if h.bs_id as usize != b {
+                    return Err(mismatch(format!("it is for BS {}, expected BS {b}", h.bs_id)));
+                }
+                if h.tx_antennas as usize != scenario.tx_antennas {
+                    return Err(mismatch(format!("Nt = {}, the scenario has {}", h.tx_antennas, scenario.tx_antennas)));
+                }
+                if (h.bs_x_m - site.position.x).abs() > 1e-6 || (h.bs_y_m - site.position.y).abs() > 1e-6 {
+                    return Err(mismatch(format!(
+                        "BS at ({}, {}), the scenario's BS {b} is at ({}, {})",
+                        h.bs_x_m, h.bs_y_m, site.position.x, site.position.y
+                    )));
+                }
+                if !h.scenario_hash.is_empty() && h.scenario_hash != hash {
+                    return Err(mismatch(format!(
+                        "built for scenario `{}` (hash {}…), this is `{}` (hash {}…)",
+                        h.scenario_name,
+                        &h.scenario_hash[..12.min(h.scenario_hash.len())],
+                        scenario.name,
+                        &hash[..12]
+                    )));
+                }
+                ckm_inputs.push(serde_json::json!({"path": path.display().to_string(), "sha256": file_sha256(&path)?}));
+                Ok(Some(Arc::new(map)))
+            })
+            .collect::<anyhow::Result<_>>()?
+    } else {
+        vec![None; scenario.num_bs()]
+    };
+
+    ensure_dir(&args.out_dir)?;
+    let world = World::new(scenario.clone());
+    let truths = drops
+        .par_iter()
+        .map(|&d| world.drop_truth(&rows, d, seed))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("trajectories {} do not fit scenario {}", args.trajectories.display(), args.scenario.display()))?;
+
+    let opts = RunOptions {
+        seed,
+        timing: !args.no_timing,
+        parallel_agents: !args.serial_agents,
+        dump_dir: args.dump_instances.clone(),
+        ..RunOptions::default()
+    };
+    let jobs: Vec<(usize, usize)> = (0..schemes.len()).flat_map(|s| (0..truths.len()).map(move |d| (s, d))).collect();
+    let bar = progress((jobs.len() * scenario.epochs) as u64, "epochs");
+    let results: Vec<anyhow::Result<RunOutput>> = jobs
+        .par_iter()
+        .map(|&(s, d)| {
+            let out = run_scheme_drop(&world, &truths[d], &ckms, &schemes[s], &opts)
+                .with_context(|| format!("scheme {} drop {}", schemes[s].label, truths[d].drop));
+            bar.inc(scenario.epochs as u64);
+            out
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut all = RunOutput::default();
+    for r in results {
+        all.extend(r?);
+    }
+
+    let provenance = Provenance::new("run-sdusc", &scenario.name, &hash, seed)
+        .with("schemes", &args.schemes)
+        .with("drops", drops.len())
+        .with("noise_power_w", world.noise_w);
+    let out = |name: &str| args.out_dir.join(name);
+    write_batch(&out("epochs.parquet"), &epochs_batch(&all.epochs), &provenance)?;
+    write_batch(&out("user_epochs.parquet"), &user_epochs_batch(&all.users), &provenance)?;
+    write_batch(&out("bs_epochs.parquet"), &bs_epochs_batch(&all.bs), &provenance)?;
+
+    let manifest = serde_json::json!({
+        "tool": "run-sdusc",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "scenario": {"path": args.scenario.display().to_string(), "name": scenario.name, "sha256_canonical": hash,
+                     "raw": scenario.raw},
+        "inputs": {
+            "trajectories": {"path": args.trajectories.display().to_string(), "sha256": file_sha256(&args.trajectories)?,
+                             "provenance": traj_prov},
+            "ckm": ckm_inputs,
+        },
+        "schemes": schemes.iter().map(|s| s.label.clone()).collect::<Vec<_>>(),
+        "drops": drops,
+        "seed": seed,
+        "noise_power_w": world.noise_w,
+        "rate_floor_bps_hz": sdusc_sim::RATE_FLOOR_BPS_HZ,
+        "threads": rayon::current_num_threads(),
+        "timing": !args.no_timing,
+        "wall_time_s": wall.elapsed().as_secs_f64(),
+    });
+    sdusc_formats::atomic::write_bytes(&out("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())
+        .with_context(|| format!("cannot write {}", out("manifest.json").display()))?;
+
+    print_summary(&schemes, &all, scenario.epochs as u32, scenario.num_bs());
+    eprintln!("run-sdusc: {} drops × {} schemes → {}", drops.len(), schemes.len(), args.out_dir.display());
+    Ok(())
+}
+
+fn fmt_ci(m: &sdusc_sim::summary::MeanCi) -> String {
+    match m.half_width {
+        Some(h) => format!("{:.2} ± {:.2}", m.mean, h),
+        None => format!("{:.2}", m.mean),
+    }
+}
+
+/// The summary table: accumulated PFR at the last epoch with its 95% CI over
+/// drops, the paired difference to the first scheme, backhaul and BF time.
+pub fn print_summary(schemes: &[Scheme], all: &RunOutput, last_epoch: u32, num_bs: usize) {
+    let pfr = |label: &str| -> Vec<(u32, f64)> {
+        all.epochs
+            .iter()
+            .filter(|r| r.scheme == label && r.epoch == last_epoch)
+            .map(|r| (r.drop, r.accumulated_pfr))
+            .collect()
+    };
+    let base = pfr(&schemes[0].label);
+    println!(
+        "| scheme | accumulated PFR @ epoch {last_epoch} (95% CI) | Δ vs {} (paired 95% CI) | backhaul bytes / epoch | BF time / BS (ms) |",
+        schemes[0].label
+    );
+    println!("|---|---|---|---|---|");
+    for s in schemes {
+        let mine = pfr(&s.label);
+        let values: Vec<f64> = mine.iter().map(|x| x.1).collect();
+        let diffs: Vec<f64> = mine
+            .iter()
+            .filter_map(|(d, v)| base.iter().find(|(bd, _)| bd == d).map(|(_, b)| v - b))
+            .collect();
+        let rows: Vec<_> = all.epochs.iter().filter(|r| r.scheme == s.label).collect();
+        let bytes = rows.iter().map(|r| r.backhaul_bytes as f64).sum::<f64>() / rows.len().max(1) as f64;
+        let bs: Vec<_> = all.bs.iter().filter(|r| r.scheme == s.label).collect();
+        let time_ms = 1e3 * bs.iter().map(|r| r.bf_time_s).sum::<f64>() / bs.len().max(1) as f64;
+        let delta = if s.label == schemes[0].label { "–".to_string() } else { fmt_ci(&mean_ci(&diffs)) };
+        println!(
+            "| {} | {} | {} | {:.0} | {:.3} |",
+            s.label,
+            fmt_ci(&mean_ci(&values)),
+            delta,
+            bytes,
+            time_ms
+        );
+    }
+    let _ = num_bs;
 }
