@@ -48,6 +48,9 @@ pub struct UserEpochRow {
     pub location_error_m: Option<f64>,
     /// Sensing error variance σ²_{k,θ} (16) of the last echo; null without one.
     pub sensing_var_theta: Option<f64>,
+    /// The BS's predicted σ²_{k,ī}/c̄ at its beams (≈ 1: constraint active,
+    /// < 1: slack); null for unscheduled users and schemes without sensing.
+    pub constraint_ratio: Option<f64>,
     /// Whether user k's sensing constraint was relaxed (infeasible).
     pub constraint_relaxed: bool,
 }
@@ -104,6 +107,7 @@ pub fn user_epoch_schema() -> SchemaRef {
         field("avg_rate_bps_hz", DataType::Float64, false),
         field("location_error_m", DataType::Float64, true),
         field("sensing_var_theta", DataType::Float64, true),
+        field("constraint_ratio", DataType::Float64, true),
         field("constraint_relaxed", DataType::Boolean, false),
     ]))
 }
@@ -177,6 +181,7 @@ pub fn user_epochs_batch(rows: &[UserEpochRow]) -> RecordBatch {
             f64c(rows, |r| r.avg_rate_bps_hz),
             f64o(rows, |r| r.location_error_m),
             f64o(rows, |r| r.sensing_var_theta),
+            f64o(rows, |r| r.constraint_ratio),
             boolc(rows, |r| r.constraint_relaxed),
         ],
     )

@@ -92,6 +92,9 @@ pub struct BeamOutcome {
     pub objective: f64,
     /// Local indices of users whose sensing constraint was relaxed.
     pub relaxed: Vec<usize>,
+    /// Per scheduled user: the BS's predicted σ²_{k,ī}/c̄ at the returned
+    /// beams (≈ 1: the constraint is active); `None` without sensing.
+    pub constraint_ratio: Vec<Option<f64>>,
     pub elapsed_s: f64,
 }
 
@@ -286,6 +289,7 @@ impl BsAgent {
                 inner_iterations: 0,
                 objective: 0.0,
                 relaxed: Vec::new(),
+                constraint_ratio: Vec::new(),
                 elapsed_s: 0.0,
             });
         }
@@ -309,6 +313,7 @@ impl BsAgent {
                 inner_iterations: 0,
                 objective: info.wsr_history.last().copied().unwrap_or(0.0),
                 relaxed: Vec::new(),
+                constraint_ratio: vec![None; s.len()],
                 elapsed_s: start.elapsed().as_secs_f64(),
             });
         }
@@ -390,6 +395,10 @@ impl BsAgent {
         .map_err(|e| self.err(e))?;
         let elapsed_s = start.elapsed().as_secs_f64();
         let objective = info.objective_history.last().copied().unwrap_or(0.0);
+        let constraint_ratio = match (sdusc_beamforming::salinr::sensing_variances(&problem, &beams), &problem.sensing) {
+            (Ok(Some(vars)), Some(sd)) => vars.iter().map(|v| Some(v / sd.threshold)).collect(),
+            _ => vec![None; s.len()],
+        };
         if let Some((dir, prefix)) = &self.cfg.dump {
             let path = dir.join(format!("{prefix}_e{}_bs{}.npz", self.epoch, self.cfg.id));
             let inst = npz::Instance {
@@ -406,6 +415,7 @@ impl BsAgent {
             inner_iterations: info.inner_iterations.iter().map(|&x| x as u64).sum(),
             objective,
             relaxed: info.relaxed_users.iter().map(|&i| s[i]).collect(),
+            constraint_ratio,
             elapsed_s,
         })
     }

@@ -271,6 +271,12 @@ pub fn run_scheme_drop(
             .enumerate()
             .flat_map(|(b, o)| o.relaxed.iter().map(move |&u| b * per_cell + u))
             .collect();
+        let mut ratio = vec![None; users];
+        for (b, (p, o)) in plans.iter().zip(&outcomes).enumerate() {
+            for (&u, r) in p.scheduled.iter().zip(&o.constraint_ratio) {
+                ratio[b * per_cell + u] = *r;
+            }
+        }
         let mut loc_err = vec![None; users];
         if sensing {
             for (b, agent) in agents.iter().enumerate() {
@@ -294,6 +300,7 @@ pub fn run_scheme_drop(
                 avg_rate_bps_hz: avg_rate[u],
                 location_error_m: loc_err[u],
                 sensing_var_theta: echo_vars[u],
+                constraint_ratio: ratio[u],
                 constraint_relaxed: relaxed.contains(&u),
             });
         }
@@ -406,6 +413,7 @@ fn central_wmmse(
             inner_iterations: 0,
             objective: info.as_ref().map_or(0.0, |i| i.true_weighted_sum_rate),
             relaxed: Vec::new(),
+            constraint_ratio: vec![None; rows.len()],
             elapsed_s: elapsed,
         });
     }
