@@ -29,17 +29,34 @@ rsrp scenario=paper out="data/paper" *ARGS: build
     mkdir -p {{out}}
     {{bin}}/gen-rsrp --scenario {{scenario}} --out {{out}}/rsrp.parquet {{ARGS}}
 
+# Channel knowledge maps: build-ckm from OUT/rsrp.parquet into OUT/ckm/.
+ckm scenario=paper out="data/paper" *ARGS: build
+    {{bin}}/build-ckm --scenario {{scenario}} --rsrp {{out}}/rsrp.parquet --out-dir {{out}}/ckm {{ARGS}}
+
+# The epoch engine: run-sdusc over OUT/trajectories.parquet and OUT/ckm into OUT/run/.
+run scenario=paper out="data/paper" *ARGS: build
+    {{bin}}/run-sdusc --scenario {{scenario}} --trajectories {{out}}/trajectories.parquet --ckm-dir {{out}}/ckm --out-dir {{out}}/run {{ARGS}}
+
+# Look at a CKM: `just ckm-plot data/paper/ckm/bs0.ckm` writes bs0.png beside it.
+ckm-plot file: build
+    {{bin}}/ckm inspect {{file}}
+    {{bin}}/ckm plot {{file}} --out {{without_extension(file)}}.png
+
 # ── pipelines ────────────────────────────────────────────────────────────
 
 # Every stage on the tiny smoke scenario into data/smoke/ (seconds).
 smoke: build
     just traj {{smoke_scenario}} data/smoke
     just rsrp {{smoke_scenario}} data/smoke
+    just ckm {{smoke_scenario}} data/smoke
+    just run {{smoke_scenario}} data/smoke --schemes sd-uscb,sd-uscb-slinr,sd-uscb-hungarian,sd-uscb-all-users,fp-salinr-perfect,cwmmse,pwmmse
 
 # Every stage on the paper scenario into data/paper/.
 all: build
     just traj {{paper}} data/paper
     just rsrp {{paper}} data/paper
+    just ckm {{paper}} data/paper
+    just run {{paper}} data/paper
 
 # ── quality ──────────────────────────────────────────────────────────────
 

@@ -20,7 +20,29 @@ SCHEMAS = {
     "rsrp.parquet": {
         "bs_id": "uint", "x_m": "float", "y_m": "float", "beam_id": "uint", "rsrp_dbm": "float",
     },
+    "quality.parquet": {
+        "bs_id": "uint",
+    },
+    "epochs.parquet": {
+        "scheme": "str", "drop": "uint", "epoch": "uint", "accumulated_pfr": "float",
+        "sum_rate_bps_hz": "float", "users_unserved": "uint", "backhaul_bytes": "uint",
+        "mean_location_error_m": "float", "relaxed_constraints": "uint",
+    },
+    "user_epochs.parquet": {
+        "scheme": "str", "drop": "uint", "epoch": "uint", "bs_id": "uint", "user_id": "uint",
+        "scheduled": "bool", "sinr_db": "float", "rate_bps_hz": "float", "avg_rate_bps_hz": "float",
+        "location_error_m": "float", "sensing_var_theta": "float", "constraint_ratio": "float",
+        "constraint_relaxed": "bool",
+    },
+    "bs_epochs.parquet": {
+        "scheme": "str", "drop": "uint", "epoch": "uint", "bs_id": "uint", "n_scheduled": "uint",
+        "bf_time_s": "float", "bf_outer_iters": "uint", "bf_inner_iters": "uint", "objective": "float",
+        "relaxed_constraints": "uint", "backhaul_tx_bytes": "uint", "backhaul_rx_bytes": "uint",
+    },
 }
+
+# Nullable columns: NULL is allowed (the value does not exist), NaN/inf never.
+NULLABLE = {"sinr_db", "mean_location_error_m", "location_error_m", "sensing_var_theta", "constraint_ratio"}
 
 DUCK_KINDS = {
     "uint": {"UINTEGER", "UBIGINT", "USMALLINT", "UTINYINT"},
@@ -63,6 +85,11 @@ def check(path: Path, schema: dict) -> int:
             ).fetchone()[0]
             if bad:
                 sys.exit(f"{path}: column `{col}` has {bad} non-finite values")
+            nulls = con.execute(
+                f"SELECT count(*) FROM read_parquet('{path}') WHERE \"{col}\" IS NULL"
+            ).fetchone()[0]
+            if nulls and col not in NULLABLE:
+                sys.exit(f"{path}: column `{col}` has {nulls} nulls; expected none")
     return rows
 
 
