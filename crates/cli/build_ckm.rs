@@ -1,7 +1,391 @@
-//! TODO(session): being written.
-#[derive(Debug, clap::Parser)]
-pub struct Args {}
+//! `build-ckm`: RSRP Parquet (generated or a real drive test) → one CKM file
+//! per BS (`DIR/bs<id>.ckm`) plus `DIR/quality.parquet` (SPEC §5.2–5.3).
+//! See docs/ckm-format.md and docs/real-measurements.md.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail, ensure};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt32Array, UInt64Array};
+use clap::Parser;
+use ndarray::Array2;
+use rayon::prelude::*;
+use sdusc_ckm::truth::{NmseSummary, truth_nmse};
+use sdusc_ckm::{BuildParams, CkmHeader, Dictionary, OlsParams, build};
+use sdusc_formats::parquet_io::write_batch;
+use sdusc_formats::provenance::Provenance;
+use sdusc_formats::rsrp_read::{Binning, read_rsrp};
+use sdusc_model::C64;
+use sdusc_model::channel::Environment;
+use sdusc_model::codebook::dft_codebook;
+use sdusc_model::geometry::{Cells, ckm_grid, in_ckm_area};
+use sdusc_model::scenario::{dbm_to_w, w_to_dbm};
+use sha2::{Digest, Sha256};
+
+use crate::common::{ensure_dir, load_scenario, progress, set_threads};
+
+/// Build the channel knowledge maps of every BS from drive-test RSRP.
+#[derive(Debug, Parser)]
+#[command(
+    name = "build-ckm",
+    version,
+    after_help = "Examples:\n  build-ckm --scenario pipelines/paper.toml --rsrp data/paper/rsrp.parquet --out-dir data/paper/ckm\n  \
+build-ckm --scenario site.toml --rsrp drive.parquet --codebook beams.npy --noise-floor-dbm none --out-dir ckm\n\n\
+RSRP columns required: bs_id, x_m, y_m, beam_id (integers of any width), rsrp_dbm (any float); see docs/real-measurements.md."
+)]
+pub struct Args {
+    /// Scenario TOML: BS sites, array (Nt), grid, angular bins, Np, P_T.
+    #[arg(long)]
+    pub scenario: PathBuf,
+    /// RSRP Parquet (from gen-rsrp or a converted real drive test).
+    #[arg(long)]
+    pub rsrp: PathBuf,
+    /// Output folder: bs<id>.ckm per BS and quality.parquet.
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    /// Complex Nt×Nb .npy codebook (column b = beam b) replacing the
+    /// scenario's DFT codebook.
+    #[arg(long)]
+    pub codebook: Option<PathBuf>,
+    /// Noise power to subtract from each mean RSRP, dBm, or `none`
+    /// [default: the RSRP file's `sdusc.noise_power_w` metadata, else none].
+    #[arg(long)]
+    pub noise_floor_dbm: Option<String>,
+    /// Skip the recovery error against the simulated truth (computed by
+    /// default when the RSRP was generated from this very scenario).
+    #[arg(long)]
+    pub no_truth: bool,
+    /// Swap-refinement passes after the greedy OLS (0: plain OLS).
+    #[arg(long, default_value_t = OlsParams::default().refine_passes)]
+    pub refine_passes: usize,
+    /// Worker threads [default: all cores]; the output does not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    set_threads(args.threads)?;
+    let scenario = load_scenario(&args.scenario)?;
+    let cells = Cells::from_scenario(&scenario);
+    let nbs = scenario.num_bs();
+
+    // STEP 1: codebook (scenario DFT or user-supplied).
+    let (codebook, codebook_source) = match &args.codebook {
+        None => (
+            dft_codebook(scenario.tx_antennas, scenario.beams),
+            "dft".to_string(),
+        ),
+        Some(path) => load_codebook(path, scenario.tx_antennas)?,
+    };
+    let beams = codebook.ncols();
+
+    // STEP 2: grids and CKM-area masks of every BS.
+    let grids: Vec<_> = (0..nbs)
+        .map(|b| ckm_grid(&cells, b, scenario.grid_m))
+        .collect();
+    let masks: Vec<Vec<bool>> = grids
+        .iter()
+        .enumerate()
+        .map(|(b, g)| {
+            (0..g.len())
+                .into_par_iter()
+                .map(|c| in_ckm_area(&cells, b, g.centre(c % g.nx, c / g.nx)))
+                .collect()
+        })
+        .collect();
+
+    // STEP 3: read and bin the RSRP.
+    let in_area = |b: usize, c: usize| masks[b][c];
+    let bar = progress(0, "reading");
+    let table = read_rsrp(
+        &args.rsrp,
+        Binning {
+            grids: &grids,
+            beams,
+            in_area: &in_area,
+        },
+        &mut |rows| bar.set_position(rows),
+    )
+    .with_context(|| format!("cannot use the RSRP file {}", args.rsrp.display()))?;
+    bar.finish_and_clear();
+    for (b, st) in table.stats.iter().enumerate() {
+        if st.rows_outside_grid + st.rows_outside_area + st.incomplete_cells > 0 {
+            eprintln!(
+                "build-ckm: warning: BS {b}: {} rows outside the CKM grid and {} outside the CKM area were skipped; \
+                 {} cells lacked some beams and were skipped",
+                st.rows_outside_grid, st.rows_outside_area, st.incomplete_cells
+            );
+        }
+    }
+    let noise_floor_w = match args.noise_floor_dbm.as_deref() {
+        Some("none") => 0.0,
+        Some(v) => {
+            let dbm: f64 = v.parse().with_context(|| {
+                format!("--noise-floor-dbm expects a number (dBm) or `none`; got {v:?}")
+            })?;
+            ensure!(dbm.is_finite(), "--noise-floor-dbm must be finite; got {v}");
+            dbm_to_w(dbm)
+        }
+        None => match table.provenance.extra.get("noise_power_w") {
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|w| w.is_finite() && *w >= 0.0)
+                .with_context(|| {
+                    format!(
+                        "{}: metadata sdusc.noise_power_w = {v:?} is not a power in W",
+                        args.rsrp.display()
+                    )
+                })?,
+            None => 0.0,
+        },
+    };
+    if noise_floor_w > 0.0 {
+        eprintln!(
+            "build-ckm: subtracting a noise floor of {:.2} dBm from every mean RSRP",
+            w_to_dbm(noise_floor_w)
+        );
+    }
+    let with_truth = !args.no_truth && table.provenance.scenario_hash == scenario.hash();
+    let env = with_truth.then(|| Environment::from_scenario(&scenario));
+
+    // STEP 4: per BS: OLS, gap filling, file, quality.
+    let dict = Dictionary::new(&codebook, &scenario.angle_bin_centres(), scenario.power_w);
+    let params = BuildParams {
+        ols: OlsParams {
+            max_paths: scenario.paths,
+            refine_passes: args.refine_passes,
+            ..OlsParams::default()
+        },
+        noise_floor_w,
+    };
+    ensure_dir(&args.out_dir)?;
+    let mut rsrp_prov: Vec<(String, String)> = table
+        .provenance
+        .to_key_values()
+        .into_iter()
+        .map(|(k, v)| (format!("rsrp.{}", k.trim_start_matches("sdusc.")), v))
+        .collect();
+    rsrp_prov.sort();
+    let mut quality = Vec::with_capacity(nbs);
+    for b in 0..nbs {
+        let g = grids[b];
+        let site = scenario.sites[b];
+        let header = CkmHeader {
+            bs_id: b as u32,
+            bs_x_m: site.position.x,
+            bs_y_m: site.position.y,
+            broadside_rad: site.broadside_rad,
+            tx_antennas: scenario.tx_antennas as u32,
+            origin_x_m: g.origin.x,
+            origin_y_m: g.origin.y,
+            cell_m: g.cell_m,
+            nx: g.nx as u32,
+            ny: g.ny as u32,
+            max_paths: scenario.paths as u32,
+            bin_angles_rad: scenario.angle_bin_centres(),
+            beams: beams as u32,
+            tx_power_w: scenario.power_w,
+            noise_floor_w,
+            scenario_hash: scenario.hash(),
+            scenario_name: scenario.name.clone(),
+            codebook: codebook_source.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            provenance: rsrp_prov.clone(),
+        };
+        let rsrp = &table.per_bs[b];
+        let bar = progress(rsrp.cells.len() as u64, &format!("BS {b} OLS"));
+        let (ckm, info) = build(header, &masks[b], rsrp, &dict, &params, &|n| {
+            bar.set_position(n)
+        })
+        .with_context(|| format!("cannot build the CKM of BS {b}"))?;
+        bar.finish_and_clear();
+        let out = args.out_dir.join(format!("bs{b}.ckm"));
+        ckm.write(&out)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        let (truth_measured, truth_filled) = match &env {
+            Some(env) => {
+                let (m, f) = truth_nmse(&ckm, env, b);
+                (Some(m), Some(f))
+            }
+            None => (None, None),
+        };
+        let secs = info.ols_time.as_secs_f64();
+        eprintln!(
+            "build-ckm: BS {b}: {} cells in area, {} measured, {} filled, {} empty; OLS {:.2} s ({:.0} cells/s){} → {}",
+            info.cells_in_area,
+            info.cells_measured,
+            info.cells_filled,
+            info.cells_empty,
+            secs,
+            info.cells_measured as f64 / secs.max(1e-9),
+            match truth_measured {
+                Some(m) => format!(
+                    "; NMSE(ĥ) {:.1} dB, NMSE(R̂) {:.1} dB on measured cells",
+                    db(m.h_mean),
+                    db(m.cov_mean)
+                ),
+                None => String::new(),
+            },
+            out.display()
+        );
+        quality.push(QualityRow {
+            bs_id: b as u32,
+            info,
+            stats: table.stats[b],
+            truth_measured,
+            truth_filled,
+        });
+    }
+    let qpath = args.out_dir.join("quality.parquet");
+    let provenance = Provenance::new(
+        "build-ckm",
+        &scenario.name,
+        &scenario.hash(),
+        table.provenance.seed,
+    )
+    .with("codebook", &codebook_source)
+    .with("noise_floor_w", noise_floor_w)
+    .with("truth", with_truth);
+    write_batch(&qpath, &quality_batch(&quality), &provenance)
+        .with_context(|| format!("cannot write {}", qpath.display()))?;
+    Ok(())
+}
+
+fn db(x: f64) -> f64 {
+    10.0 * x.log10()
+}
+
+/// A complex Nt×Nb codebook from `.npy`, with its source string
+/// `npy:<file name>:<sha256>`; columns are scaled to unit norm.
+fn load_codebook(path: &Path, nt: usize) -> anyhow::Result<(Array2<C64>, String)> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read codebook {}", path.display()))?;
+    let mut w: Array2<C64> = ndarray_npy::ReadNpyExt::read_npy(&bytes[..]).with_context(|| {
+        format!(
+            "{}: expected a 2-D complex128 .npy array (Nt × Nb)",
+            path.display()
+        )
+    })?;
+    let (rows, cols) = w.dim();
+    if rows != nt {
+        bail!(
+            "{}: codebook is {rows}×{cols}, expected Nt = {nt} rows (one column per beam)",
+            path.display()
+        );
+    }
+    ensure!(cols >= 1, "{}: codebook has no beams", path.display());
+    for (b, mut col) in w.columns_mut().into_iter().enumerate() {
+        let norm = col.iter().map(|z| z.norm_sqr()).sum::<f64>().sqrt();
+        ensure!(
+            norm.is_finite() && norm > 0.0,
+            "{}: beam {b} has norm {norm}; expected a finite non-zero column",
+            path.display()
+        );
+        // Scale to unit norm (RSRP beams are unit-power); columns already of
+        // unit norm are used bit for bit.
+        if (norm - 1.0).abs() > 1e-9 {
+            col.mapv_inplace(|z| z / norm);
+        }
+    }
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((w, format!("npy:{name}:{digest}")))
+}
+
+struct QualityRow {
+    bs_id: u32,
+    info: sdusc_ckm::BuildInfo,
+    stats: sdusc_formats::rsrp_read::BsReadStats,
+    truth_measured: Option<NmseSummary>,
+    truth_filled: Option<NmseSummary>,
+}
+
+/// The quality table (one row per BS); columns documented in docs/ckm-format.md.
+fn quality_batch(rows: &[QualityRow]) -> RecordBatch {
+    let u64c = |f: &dyn Fn(&QualityRow) -> u64| {
+        Arc::new(UInt64Array::from_iter_values(rows.iter().map(f))) as ArrayRef
+    };
+    let f64c = |f: &dyn Fn(&QualityRow) -> f64| {
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(f))) as ArrayRef
+    };
+    let optc = |f: &dyn Fn(&QualityRow) -> Option<f64>| {
+        Arc::new(Float64Array::from_iter(rows.iter().map(f))) as ArrayRef
+    };
+    let quantile = |r: &QualityRow, q: f64| {
+        let mut v = r.info.relative_residuals.clone();
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        v.sort_unstable_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    };
+    let nmse = |t: Option<NmseSummary>, f: fn(&NmseSummary) -> f64| {
+        t.filter(|s| s.cells > 0).map(|s| db(f(&s)))
+    };
+    RecordBatch::try_from_iter(vec![
+        (
+            "bs_id",
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.bs_id))) as ArrayRef,
+        ),
+        ("cells_in_area", u64c(&|r| r.info.cells_in_area as u64)),
+        ("cells_measured", u64c(&|r| r.info.cells_measured as u64)),
+        ("cells_filled", u64c(&|r| r.info.cells_filled as u64)),
+        ("cells_empty", u64c(&|r| r.info.cells_empty as u64)),
+        ("rows", u64c(&|r| r.stats.rows)),
+        ("rows_repeated", u64c(&|r| r.stats.repeated_rows)),
+        ("rows_outside_grid", u64c(&|r| r.stats.rows_outside_grid)),
+        ("rows_outside_area", u64c(&|r| r.stats.rows_outside_area)),
+        ("cells_incomplete", u64c(&|r| r.stats.incomplete_cells)),
+        (
+            "paths_mean",
+            f64c(&|r| r.info.paths as f64 / r.info.cells_measured.max(1) as f64),
+        ),
+        ("ols_rejected", u64c(&|r| r.info.rejected as u64)),
+        (
+            "residual_rel_mean",
+            f64c(&|r| {
+                let v = &r.info.relative_residuals;
+                if v.is_empty() {
+                    f64::NAN
+                } else {
+                    v.iter().sum::<f64>() / v.len() as f64
+                }
+            }),
+        ),
+        ("residual_rel_p50", f64c(&|r| quantile(r, 0.5))),
+        ("residual_rel_p95", f64c(&|r| quantile(r, 0.95))),
+        ("residual_rel_max", f64c(&|r| quantile(r, 1.0))),
+        (
+            "nmse_h_measured_db",
+            optc(&|r| nmse(r.truth_measured, |s| s.h_mean)),
+        ),
+        (
+            "nmse_cov_measured_db",
+            optc(&|r| nmse(r.truth_measured, |s| s.cov_mean)),
+        ),
+        (
+            "nmse_h_measured_median_db",
+            optc(&|r| nmse(r.truth_measured, |s| s.h_median)),
+        ),
+        (
+            "nmse_cov_measured_median_db",
+            optc(&|r| nmse(r.truth_measured, |s| s.cov_median)),
+        ),
+        (
+            "nmse_h_filled_db",
+            optc(&|r| nmse(r.truth_filled, |s| s.h_mean)),
+        ),
+        (
+            "nmse_cov_filled_db",
+            optc(&|r| nmse(r.truth_filled, |s| s.cov_mean)),
+        ),
+    ])
+    .expect("columns of equal length")
 }

@@ -1,1 +1,23 @@
-//! Channel knowledge maps: OLS angular-power-spectrum recovery, gap filling, queries
+//! Channel knowledge maps (SPEC §5, paper section IV): OLS recovery of the
+//! angular power spectrum (APS) from drive-test RSRP, gap filling, and the
+//! queries the BS agents use.
+//!
+//! - [`ols`]: eq. (35), non-negative orthogonal least squares over the
+//!   dictionary Φ = P_T (|AᴴW|²)ᵀ with a precomputed Gram matrix.
+//! - [`fill`]: unmeasured cells from the nearest measured cell.
+//! - [`build`]: one BS's map from its binned RSRP (parallel over cells).
+//! - [`query`]: location → cell → ĥ (eq. (36)), R̂, leakage.
+//! - [`truth`]: recovery error against the simulated world.
+//!
+//! The map type and its file format live in `sdusc_formats::ckm_file`.
+
+pub mod build;
+pub mod fill;
+pub mod ols;
+pub mod query;
+pub mod truth;
+
+pub use build::{BuildError, BuildInfo, BuildParams, build};
+pub use ols::{Dictionary, OlsInfo, OlsParams, OlsScratch, OlsStop, recover};
+pub use query::{CkmMap, Coverage, Estimate, QueryError};
+pub use sdusc_formats::ckm_file::{ApsPath, CellState, Ckm, CkmFileError, CkmHeader};

@@ -1,1 +1,811 @@
-//! (being written)
+//! The CKM file (SPEC §5.3): one channel knowledge map of one BS.
+//!
+//! A grid over the BS's CKM area; per grid cell a state (outside the area,
+//! measured, filled from measured neighbours, or in the area without an
+//! estimate) and a sparse angular power spectrum of at most Np
+//! (bin, power) pairs. The header carries everything a query needs without
+//! the scenario. The byte layout is specified for other readers in
+//! `docs/ckm-format.md`; in short (all integers and floats little-endian):
+//!
+//! ```text
+//! magic    8 bytes  "SDUSCCKM"
+//! version  u32      FORMAT_VERSION
+//! hlen     u32      length of the header block
+//! header   hlen bytes (fixed fields, then length-prefixed lists and strings)
+//! rawlen   u64      length of the uncompressed body
+//! zlen     u64      length of the compressed body
+//! body     zlen bytes, zstd frame of: states u8[ncells], counts u8[ncells],
+//!          bins u32[total], powers f64[total]   (total = Σ counts)
+//! crc      u32      CRC-32 (IEEE) of every byte before it
+//! ```
+//!
+//! The reader checks the magic and version first, then that every declared
+//! length fits in the file (truncation), then the checksum, then every size
+//! against hard limits *before* allocating anything it implies.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The file's magic bytes.
+pub const MAGIC: [u8; 8] = *b"SDUSCCKM";
+/// The format version this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Limits a reader enforces before allocating (a corrupt or hostile header
+/// that claims 10¹² cells is an error, not an allocation).
+pub const MAX_CELLS: u64 = 1 << 27;
+pub const MAX_PATHS: u32 = 64;
+pub const MAX_BINS: u32 = 100_000;
+pub const MAX_ANTENNAS: u32 = 65_536;
+pub const MAX_STRING: u32 = 1 << 16;
+pub const MAX_HEADER: u32 = 1 << 24;
+pub const MAX_PROVENANCE: u32 = 1024;
+
+/// Errors of reading or writing a CKM file; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CkmFileError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: not a CKM file (magic bytes {found:02x?}, expected {MAGIC:02x?} = \"SDUSCCKM\")"
+    )]
+    BadMagic { path: PathBuf, found: Vec<u8> },
+    #[error(
+        "{path}: CKM format version {found} is not supported (this build reads version {FORMAT_VERSION})"
+    )]
+    UnsupportedVersion { path: PathBuf, found: u32 },
+    #[error("{path}: truncated: {what} needs {needed} bytes but the file has {available} left")]
+    Truncated {
+        path: PathBuf,
+        what: &'static str,
+        needed: u64,
+        available: u64,
+    },
+    #[error(
+        "{path}: checksum mismatch (stored {stored:08x}, computed {computed:08x}): the file is corrupt"
+    )]
+    Checksum {
+        path: PathBuf,
+        stored: u32,
+        computed: u32,
+    },
+    #[error("{path}: invalid CKM: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// What a grid cell holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum CellState {
+    /// Not in the BS's CKM area; no estimate.
+    Outside = 0,
+    /// Measured by the drive test; APS recovered from its RSRP.
+    Measured = 1,
+    /// Not measured; APS copied from the nearest measured cell.
+    Filled = 2,
+    /// In the area but without an estimate (no measured cell to fill from).
+    Empty = 3,
+}
+
+impl CellState {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            0 => Self::Outside,
+            1 => Self::Measured,
+            2 => Self::Filled,
+            3 => Self::Empty,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Outside => "outside",
+            Self::Measured => "measured",
+            Self::Filled => "filled",
+            Self::Empty => "empty",
+        }
+    }
+
+    /// Does the cell carry an APS estimate?
+    pub fn has_estimate(self) -> bool {
+        matches!(self, Self::Measured | Self::Filled)
+    }
+}
+
+/// One recovered path: angular bin (0-based index into the header's bins)
+/// and its expected power ᾱ (linear, the channel's power gain).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApsPath {
+    pub bin: u32,
+    pub power: f64,
+}
+
+impl ApsPath {
+    pub const NONE: ApsPath = ApsPath { bin: 0, power: 0.0 };
+}
+
+/// The self-describing header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CkmHeader {
+    pub bs_id: u32,
+    /// BS (array) position, m.
+    pub bs_x_m: f64,
+    pub bs_y_m: f64,
+    /// Broadside azimuth of the transmit ULA, rad counter-clockwise from +x.
+    pub broadside_rad: f64,
+    /// Nt, half-wavelength ULA elements.
+    pub tx_antennas: u32,
+    /// South-west corner of cell (0, 0), m.
+    pub origin_x_m: f64,
+    pub origin_y_m: f64,
+    /// Grid cell edge, m.
+    pub cell_m: f64,
+    pub nx: u32,
+    pub ny: u32,
+    /// Np, the most paths per cell.
+    pub max_paths: u32,
+    /// Angular bin centres θ_1…θ_Nθ, rad from broadside.
+    pub bin_angles_rad: Vec<f64>,
+    /// Nb, beams of the codebook the RSRP was measured with.
+    pub beams: u32,
+    /// P_T used in the dictionary, W.
+    pub tx_power_w: f64,
+    /// Noise floor subtracted from the RSRP before recovery, W (0: none).
+    pub noise_floor_w: f64,
+    /// SHA-256 (hex) of the scenario the CKM was built for.
+    pub scenario_hash: String,
+    pub scenario_name: String,
+    /// Where the codebook came from: `dft` or `npy:<file name>:<sha256>`.
+    pub codebook: String,
+    pub tool_version: String,
+    /// Further facts (e.g. the RSRP file's provenance), sorted by key.
+    pub provenance: Vec<(String, String)>,
+}
+
+impl CkmHeader {
+    pub fn num_cells(&self) -> usize {
+        self.nx as usize * self.ny as usize
+    }
+
+    /// Centre of cell (ix, iy), m.
+    pub fn cell_centre(&self, ix: usize, iy: usize) -> (f64, f64) {
+        (
+            self.origin_x_m + (ix as f64 + 0.5) * self.cell_m,
+            self.origin_y_m + (iy as f64 + 0.5) * self.cell_m,
+        )
+    }
+}
+
+/// A channel knowledge map: header plus per-cell state and sparse APS
+/// (`max_paths` slots per cell, row-major `iy * nx + ix`, the first
+/// `counts[c]` slots used, unused slots [`ApsPath::NONE`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ckm {
+    pub header: CkmHeader,
+    pub states: Vec<CellState>,
+    pub counts: Vec<u8>,
+    pub slots: Vec<ApsPath>,
+}
+
+impl Ckm {
+    /// An all-`Outside` map for `header`.
+    pub fn empty(header: CkmHeader) -> Self {
+        let n = header.num_cells();
+        let np = header.max_paths as usize;
+        Self {
+            header,
+            states: vec![CellState::Outside; n],
+            counts: vec![0; n],
+            slots: vec![ApsPath::NONE; n * np],
+        }
+    }
+
+    pub fn num_cells(&self) -> usize {
+        self.states.len()
+    }
+
+    /// The paths of cell `c` (row-major index).
+    pub fn paths(&self, c: usize) -> &[ApsPath] {
+        let np = self.header.max_paths as usize;
+        &self.slots[c * np..c * np + self.counts[c] as usize]
+    }
+
+    /// Set cell `c` (at most `max_paths` paths; panics otherwise, a caller bug).
+    pub fn set(&mut self, c: usize, state: CellState, paths: &[ApsPath]) {
+        let np = self.header.max_paths as usize;
+        assert!(
+            paths.len() <= np,
+            "{} paths for a map of at most {np}",
+            paths.len()
+        );
+        self.states[c] = state;
+        self.counts[c] = paths.len() as u8;
+        let slots = &mut self.slots[c * np..(c + 1) * np];
+        slots.fill(ApsPath::NONE);
+        slots[..paths.len()].copy_from_slice(paths);
+    }
+
+    /// Number of cells in each state, indexed by `CellState as usize`.
+    pub fn state_counts(&self) -> [usize; 4] {
+        let mut n = [0; 4];
+        for s in &self.states {
+            n[*s as usize] += 1;
+        }
+        n
+    }
+
+    /// Encode to bytes (see the module docs for the layout).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let h = &self.header;
+        let mut head = Vec::new();
+        put_u32(&mut head, h.bs_id);
+        put_f64(&mut head, h.bs_x_m);
+        put_f64(&mut head, h.bs_y_m);
+        put_f64(&mut head, h.broadside_rad);
+        put_u32(&mut head, h.tx_antennas);
+        put_f64(&mut head, h.origin_x_m);
+        put_f64(&mut head, h.origin_y_m);
+        put_f64(&mut head, h.cell_m);
+        put_u32(&mut head, h.nx);
+        put_u32(&mut head, h.ny);
+        put_u32(&mut head, h.max_paths);
+        put_u32(&mut head, h.beams);
+        put_f64(&mut head, h.tx_power_w);
+        put_f64(&mut head, h.noise_floor_w);
+        put_u32(&mut head, h.bin_angles_rad.len() as u32);
+        for &t in &h.bin_angles_rad {
+            put_f64(&mut head, t);
+        }
+        for s in [
+            &h.scenario_hash,
+            &h.scenario_name,
+            &h.codebook,
+            &h.tool_version,
+        ] {
+            put_str(&mut head, s);
+        }
+        put_u32(&mut head, h.provenance.len() as u32);
+        for (k, v) in &h.provenance {
+            put_str(&mut head, k);
+            put_str(&mut head, v);
+        }
+
+        let total: usize = self.counts.iter().map(|&c| c as usize).sum();
+        let mut raw = Vec::with_capacity(2 * self.num_cells() + 12 * total);
+        raw.extend(self.states.iter().map(|&s| s as u8));
+        raw.extend_from_slice(&self.counts);
+        for c in 0..self.num_cells() {
+            for p in self.paths(c) {
+                put_u32(&mut raw, p.bin);
+            }
+        }
+        for c in 0..self.num_cells() {
+            for p in self.paths(c) {
+                put_f64(&mut raw, p.power);
+            }
+        }
+        let body = zstd::bulk::compress(&raw, 9).expect("zstd compresses an in-memory buffer");
+
+        let mut out = Vec::with_capacity(40 + head.len() + body.len());
+        out.extend_from_slice(&MAGIC);
+        put_u32(&mut out, FORMAT_VERSION);
+        put_u32(&mut out, head.len() as u32);
+        out.extend_from_slice(&head);
+        put_u64(&mut out, raw.len() as u64);
+        put_u64(&mut out, body.len() as u64);
+        out.extend_from_slice(&body);
+        let crc = crc32fast::hash(&out);
+        put_u32(&mut out, crc);
+        out
+    }
+
+    /// Decode bytes read from `path` (the path only names the file in errors).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, CkmFileError> {
+        decode(bytes, path)
+    }
+
+    /// Write atomically to `path`.
+    pub fn write(&self, path: &Path) -> Result<(), CkmFileError> {
+        crate::atomic::write_bytes(path, &self.to_bytes()).map_err(|source| CkmFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Read and validate `path`.
+    pub fn read(path: &Path) -> Result<Self, CkmFileError> {
+        let io = |source| CkmFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(io)?;
+        decode(&bytes, path)
+    }
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn put_f64(out: &mut Vec<u8>, v: f64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_u32(out, s.len() as u32);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A bounds-checked little-endian cursor; every read that would run past the
+/// end is a `Truncated` error naming the field.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    path: &'a Path,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: u64, what: &'static str) -> Result<&'a [u8], CkmFileError> {
+        let available = (self.bytes.len() - self.pos) as u64;
+        if n > available {
+            return Err(CkmFileError::Truncated {
+                path: self.path.to_path_buf(),
+                what,
+                needed: n,
+                available,
+            });
+        }
+        let s = &self.bytes[self.pos..self.pos + n as usize];
+        self.pos += n as usize;
+        Ok(s)
+    }
+    fn u32(&mut self, what: &'static str) -> Result<u32, CkmFileError> {
+        Ok(u32::from_le_bytes(
+            self.take(4, what)?.try_into().expect("4 bytes"),
+        ))
+    }
+    fn u64(&mut self, what: &'static str) -> Result<u64, CkmFileError> {
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8 bytes"),
+        ))
+    }
+    fn f64(&mut self, what: &'static str) -> Result<f64, CkmFileError> {
+        Ok(f64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8 bytes"),
+        ))
+    }
+    fn string(&mut self, what: &'static str) -> Result<String, CkmFileError> {
+        let n = self.u32(what)?;
+        if n > MAX_STRING {
+            return Err(invalid(
+                self.path,
+                format!("{what} claims {n} bytes (limit {MAX_STRING})"),
+            ));
+        }
+        let s = self.take(n as u64, what)?;
+        String::from_utf8(s.to_vec())
+            .map_err(|_| invalid(self.path, format!("{what} is not UTF-8")))
+    }
+}
+
+fn invalid(path: &Path, message: impl Into<String>) -> CkmFileError {
+    CkmFileError::Invalid {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+fn decode(bytes: &[u8], path: &Path) -> Result<Ckm, CkmFileError> {
+    let mut cur = Cursor {
+        bytes,
+        pos: 0,
+        path,
+    };
+    // STEP 1: identity (magic, version), so a foreign file gets the right message.
+    let magic = cur.take(8, "magic").map_err(|_| CkmFileError::BadMagic {
+        path: path.to_path_buf(),
+        found: bytes[..bytes.len().min(8)].to_vec(),
+    })?;
+    if magic != MAGIC {
+        return Err(CkmFileError::BadMagic {
+            path: path.to_path_buf(),
+            found: magic.to_vec(),
+        });
+    }
+    let version = cur.u32("version")?;
+    if version != FORMAT_VERSION {
+        return Err(CkmFileError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: version,
+        });
+    }
+
+    // STEP 2: framing: every declared length must fit in the file.
+    let hlen = cur.u32("header length")?;
+    if hlen > MAX_HEADER {
+        return Err(invalid(
+            path,
+            format!("header claims {hlen} bytes (limit {MAX_HEADER})"),
+        ));
+    }
+    let head = cur.take(hlen as u64, "header")?;
+    let rawlen = cur.u64("body length")?;
+    let zlen = cur.u64("compressed body length")?;
+    let body = cur.take(zlen, "compressed body")?;
+    let crc_at = cur.pos;
+    let stored = cur.u32("checksum")?;
+    if cur.pos != bytes.len() {
+        return Err(invalid(
+            path,
+            format!(
+                "{} unexpected bytes after the checksum",
+                bytes.len() - cur.pos
+            ),
+        ));
+    }
+
+    // STEP 3: integrity.
+    let computed = crc32fast::hash(&bytes[..crc_at]);
+    if stored != computed {
+        return Err(CkmFileError::Checksum {
+            path: path.to_path_buf(),
+            stored,
+            computed,
+        });
+    }
+
+    // STEP 4: header fields, each size checked before it is used.
+    let mut h = Cursor {
+        bytes: head,
+        pos: 0,
+        path,
+    };
+    let bs_id = h.u32("bs_id")?;
+    let bs_x_m = h.f64("bs_x_m")?;
+    let bs_y_m = h.f64("bs_y_m")?;
+    let broadside_rad = h.f64("broadside_rad")?;
+    let tx_antennas = h.u32("tx_antennas")?;
+    let origin_x_m = h.f64("origin_x_m")?;
+    let origin_y_m = h.f64("origin_y_m")?;
+    let cell_m = h.f64("cell_m")?;
+    let nx = h.u32("nx")?;
+    let ny = h.u32("ny")?;
+    let max_paths = h.u32("max_paths")?;
+    let beams = h.u32("beams")?;
+    let tx_power_w = h.f64("tx_power_w")?;
+    let noise_floor_w = h.f64("noise_floor_w")?;
+    let nbins = h.u32("bin count")?;
+    let ncells = nx as u64 * ny as u64;
+    for (ok, what) in [
+        (
+            (1..=MAX_CELLS).contains(&ncells),
+            format!("grid {nx}×{ny} = {ncells} cells (expected 1…{MAX_CELLS})"),
+        ),
+        (
+            (1..=MAX_PATHS).contains(&max_paths),
+            format!("max_paths {max_paths} (expected 1…{MAX_PATHS})"),
+        ),
+        (
+            (1..=MAX_BINS).contains(&nbins),
+            format!("{nbins} angular bins (expected 1…{MAX_BINS})"),
+        ),
+        (
+            (1..=MAX_ANTENNAS).contains(&tx_antennas),
+            format!("tx_antennas {tx_antennas} (expected 1…{MAX_ANTENNAS})"),
+        ),
+        (
+            cell_m.is_finite() && cell_m > 0.0,
+            format!("cell size {cell_m} m (expected > 0)"),
+        ),
+        (
+            [bs_x_m, bs_y_m, broadside_rad, origin_x_m, origin_y_m]
+                .iter()
+                .all(|v| v.is_finite()),
+            "non-finite position, origin or broadside".to_string(),
+        ),
+    ] {
+        if !ok {
+            return Err(invalid(path, what));
+        }
+    }
+    let mut bin_angles_rad = Vec::with_capacity(nbins as usize);
+    for _ in 0..nbins {
+        bin_angles_rad.push(h.f64("bin angles")?);
+    }
+    let scenario_hash = h.string("scenario_hash")?;
+    let scenario_name = h.string("scenario_name")?;
+    let codebook = h.string("codebook")?;
+    let tool_version = h.string("tool_version")?;
+    let nprov = h.u32("provenance count")?;
+    if nprov > MAX_PROVENANCE {
+        return Err(invalid(
+            path,
+            format!("{nprov} provenance entries (limit {MAX_PROVENANCE})"),
+        ));
+    }
+    let mut provenance = Vec::new();
+    for _ in 0..nprov {
+        let k = h.string("provenance key")?;
+        let v = h.string("provenance value")?;
+        provenance.push((k, v));
+    }
+    if h.pos != head.len() {
+        return Err(invalid(
+            path,
+            format!(
+                "{} unexpected bytes at the end of the header",
+                head.len() - h.pos
+            ),
+        ));
+    }
+    let header = CkmHeader {
+        bs_id,
+        bs_x_m,
+        bs_y_m,
+        broadside_rad,
+        tx_antennas,
+        origin_x_m,
+        origin_y_m,
+        cell_m,
+        nx,
+        ny,
+        max_paths,
+        bin_angles_rad,
+        beams,
+        tx_power_w,
+        noise_floor_w,
+        scenario_hash,
+        scenario_name,
+        codebook,
+        tool_version,
+        provenance,
+    };
+
+    // STEP 5: body. Its size is bounded by the grid; decompression grows the
+    // buffer only as real data arrives, never to a declared size up front.
+    let n = ncells as usize;
+    let max_raw = ncells * (2 + 12 * max_paths as u64);
+    if rawlen < 2 * ncells || rawlen > max_raw {
+        return Err(invalid(
+            path,
+            format!(
+                "body length {rawlen} does not fit a {ncells}-cell grid ({}…{max_raw} bytes)",
+                2 * ncells
+            ),
+        ));
+    }
+    let mut raw = Vec::new();
+    zstd::stream::read::Decoder::new(body)
+        .and_then(|d| d.take(rawlen + 1).read_to_end(&mut raw))
+        .map_err(|e| invalid(path, format!("body does not decompress: {e}")))?;
+    if raw.len() as u64 != rawlen {
+        return Err(invalid(
+            path,
+            format!(
+                "body decompresses to {} bytes, header says {rawlen}",
+                raw.len()
+            ),
+        ));
+    }
+    let mut states = Vec::with_capacity(n);
+    for (c, &s) in raw[..n].iter().enumerate() {
+        states.push(
+            CellState::from_u8(s)
+                .ok_or_else(|| invalid(path, format!("cell {c} has unknown state {s}")))?,
+        );
+    }
+    let counts = raw[n..2 * n].to_vec();
+    let mut total = 0u64;
+    for (c, (&k, s)) in counts.iter().zip(&states).enumerate() {
+        if k as u32 > max_paths || (k > 0 && !s.has_estimate()) {
+            return Err(invalid(
+                path,
+                format!("cell {c} ({}) has {k} paths (max {max_paths})", s.name()),
+            ));
+        }
+        total += k as u64;
+    }
+    if rawlen != 2 * ncells + 12 * total {
+        return Err(invalid(
+            path,
+            format!("body length {rawlen} does not match {total} paths"),
+        ));
+    }
+    let bins_at = 2 * n;
+    let powers_at = bins_at + 4 * total as usize;
+    let mut ckm = Ckm::empty(header);
+    ckm.states = states;
+    let np = max_paths as usize;
+    let mut k = 0usize;
+    for c in 0..n {
+        for slot in 0..counts[c] as usize {
+            let b = bins_at + 4 * k;
+            let p = powers_at + 8 * k;
+            let bin = u32::from_le_bytes(raw[b..b + 4].try_into().expect("4 bytes"));
+            let power = f64::from_le_bytes(raw[p..p + 8].try_into().expect("8 bytes"));
+            if bin >= nbins || !(power.is_finite() && power >= 0.0) {
+                return Err(invalid(
+                    path,
+                    format!("cell {c} path {slot}: bin {bin} of {nbins}, power {power}"),
+                ));
+            }
+            ckm.slots[c * np + slot] = ApsPath { bin, power };
+            k += 1;
+        }
+    }
+    ckm.counts = counts;
+    Ok(ckm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn header(nx: u32, ny: u32, np: u32, nbins: usize) -> CkmHeader {
+        CkmHeader {
+            bs_id: 1,
+            bs_x_m: 180.0,
+            bs_y_m: 0.0,
+            broadside_rad: 2.6179938779914944,
+            tx_antennas: 8,
+            origin_x_m: -12.4,
+            origin_y_m: 3.2,
+            cell_m: 0.4,
+            nx,
+            ny,
+            max_paths: np,
+            bin_angles_rad: (0..nbins)
+                .map(|i| -1.5 + 3.0 * (i as f64 + 0.5) / nbins as f64)
+                .collect(),
+            beams: 16,
+            tx_power_w: 3.98,
+            noise_floor_w: 1.5e-12,
+            scenario_hash: "ab".repeat(32),
+            scenario_name: "smoke".into(),
+            codebook: "dft".into(),
+            tool_version: "0.1.0".into(),
+            provenance: vec![("rsrp.tool".into(), "gen-rsrp".into())],
+        }
+    }
+
+    /// A small map with every state and path count, from a seed.
+    fn sample(seed: u64, nx: u32, ny: u32) -> Ckm {
+        let np = 4;
+        let mut ckm = Ckm::empty(header(nx, ny, np, 24));
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for c in 0..ckm.num_cells() {
+            let state = CellState::from_u8((next() % 4) as u8).unwrap();
+            let k = if state.has_estimate() {
+                (next() % (np as u64 + 1)) as usize
+            } else {
+                0
+            };
+            let paths: Vec<_> = (0..k)
+                .map(|_| ApsPath {
+                    bin: (next() % 24) as u32,
+                    power: (next() % 1_000_000) as f64 * 1e-13,
+                })
+                .collect();
+            ckm.set(c, state, &paths);
+        }
+        ckm
+    }
+
+    fn p() -> &'static Path {
+        Path::new("test.ckm")
+    }
+
+    #[test]
+    fn write_read_file_identity_and_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bs0.ckm");
+        let ckm = sample(3, 17, 9);
+        ckm.write(&path).unwrap();
+        assert_eq!(Ckm::read(&path).unwrap(), ckm);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn wrong_magic_and_version_are_typed_errors() {
+        let mut bytes = sample(1, 4, 4).to_bytes();
+        bytes[0] = b'X';
+        assert!(matches!(
+            Ckm::from_bytes(&bytes, p()),
+            Err(CkmFileError::BadMagic { .. })
+        ));
+        let mut bytes = sample(1, 4, 4).to_bytes();
+        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let err = Ckm::from_bytes(&bytes, p()).unwrap_err();
+        assert!(
+            matches!(err, CkmFileError::UnsupportedVersion { found: 2, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("test.ckm"));
+    }
+
+    #[test]
+    fn huge_claimed_grid_is_an_error_not_an_allocation() {
+        // A header claiming 10^6 × 10^6 cells with a valid checksum.
+        let mut ckm = sample(1, 2, 2);
+        ckm.header.nx = 1_000_000;
+        ckm.header.ny = 1_000_000;
+        // to_bytes trusts its vectors, so this writes a consistent checksum.
+        let bytes = ckm.to_bytes();
+        let err = Ckm::from_bytes(&bytes, p()).unwrap_err();
+        assert!(err.to_string().contains("cells"), "{err}");
+    }
+
+    #[test]
+    fn trailing_bytes_and_empty_input_are_errors() {
+        let mut bytes = sample(2, 3, 3).to_bytes();
+        bytes.push(0);
+        assert!(Ckm::from_bytes(&bytes, p()).is_err());
+        assert!(matches!(
+            Ckm::from_bytes(&[], p()),
+            Err(CkmFileError::BadMagic { .. })
+        ));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn write_read_identity(seed in any::<u64>(), nx in 1u32..20, ny in 1u32..20) {
+            let ckm = sample(seed, nx, ny);
+            let back = Ckm::from_bytes(&ckm.to_bytes(), p()).unwrap();
+            prop_assert_eq!(back, ckm);
+        }
+
+        #[test]
+        fn any_flipped_byte_is_an_error(seed in any::<u64>(), pos in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let mut bytes = sample(seed, 6, 5).to_bytes();
+            let i = pos.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            prop_assert!(Ckm::from_bytes(&bytes, p()).is_err());
+        }
+
+        #[test]
+        fn any_truncation_is_an_error(seed in any::<u64>(), cut in any::<prop::sample::Index>()) {
+            let bytes = sample(seed, 6, 5).to_bytes();
+            let n = cut.index(bytes.len());
+            prop_assert!(Ckm::from_bytes(&bytes[..n], p()).is_err());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256), keep_magic in any::<bool>()) {
+            let mut bytes = bytes;
+            if keep_magic && bytes.len() >= 12 {
+                bytes[..8].copy_from_slice(&MAGIC);
+                bytes[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+            }
+            let _ = Ckm::from_bytes(&bytes, p());
+        }
+    }
+
+    #[test]
+    fn every_truncation_of_a_small_file_is_an_error() {
+        let bytes = sample(9, 3, 2).to_bytes();
+        for n in 0..bytes.len() {
+            assert!(Ckm::from_bytes(&bytes[..n], p()).is_err(), "cut at {n}");
+        }
+    }
+}

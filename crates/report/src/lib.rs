@@ -1,1 +1,8 @@
-//! Figures and the generated paper report
+//! Figures and the generated paper report.
+//!
+//! - [`ckm_map`]: the radio map of a channel knowledge map (`ckm plot`).
+
+pub mod ckm_map;
+pub mod font;
+
+pub use ckm_map::{MapColour, MapOptions, MapSite, PlotError, plot_ckm};

@@ -1,0 +1,755 @@
+//! APS recovery from RSRP, eq. (35) (SPEC §5.2):
+//!
+//! ```text
+//! ᾱ = argmin_{ᾱ ≥ 0, ‖ᾱ‖₀ ≤ Np} ‖ r̄ − Φ ᾱ ‖²,    Φ = P_T (|Aᴴ W|²)ᵀ ∈ R^{Nb×Nθ}
+//! ```
+//!
+//! by non-negative orthogonal least squares. The greedy rule, step by step:
+//! with support S (whose least-squares fit is strictly positive), every bin
+//! j ∉ S is a candidate; its score is the residual of the least-squares refit
+//! on S ∪ {j}; it is admissible iff every coefficient of that refit is > 0.
+//! Add the admissible candidate of least residual (ties: lowest bin). Stop at
+//! Np paths, when no candidate is admissible, or when the best candidate
+//! lowers the residual by at most `rel_tol · ‖r̄‖²`. Each fit is the exact
+//! least-squares fit on its support, hence also the non-negative one.
+//!
+//! Φ is shared by all cells, so its Gram matrix G = ΦᵀΦ is precomputed and a
+//! step costs O(Nθ·|S|) (Gram–Schmidt in coefficient space): for candidate j,
+//! u_j = ‖P⊥φ_j‖² and v_j = φ_jᵀP⊥r̄ give the refit residual
+//! ‖P⊥r̄‖² − v_j²/u_j and the new coefficient v_j/u_j; the old coefficients
+//! move by −(v_j/u_j)·R⁻¹β_j, checked only for the best candidates.
+
+use ndarray::Array2;
+use sdusc_model::C64;
+use sdusc_model::array::steering;
+
+/// The RSRP dictionary Φ of one array, codebook and bin set, with its Gram matrix.
+#[derive(Debug, Clone)]
+pub struct Dictionary {
+    beams: usize,
+    bins: usize,
+    /// Φ row-major, `phi[b * bins + i]` = P_T |w_bᴴ a(θ_i)|².
+    phi: Vec<f64>,
+    /// G = ΦᵀΦ, `bins × bins`.
+    gram: Vec<f64>,
+}
+
+impl Dictionary {
+    /// Φ for the Nt×Nb `codebook` (column b = w_b), bin centres `bin_angles_rad`
+    /// (from broadside) and transmit power `tx_power_w`.
+    pub fn new(codebook: &Array2<C64>, bin_angles_rad: &[f64], tx_power_w: f64) -> Self {
+        let (nt, nb) = codebook.dim();
+        let nq = bin_angles_rad.len();
+        let mut phi = vec![0.0; nb * nq];
+        for (i, &theta) in bin_angles_rad.iter().enumerate() {
+            let a = steering(nt, theta);
+            for b in 0..nb {
+                let g: C64 = codebook
+                    .column(b)
+                    .iter()
+                    .zip(&a)
+                    .map(|(w, x)| w.conj() * x)
+                    .sum();
+                phi[b * nq + i] = tx_power_w * g.norm_sqr();
+            }
+        }
+        let mut gram = vec![0.0; nq * nq];
+        for b in 0..nb {
+            let row = &phi[b * nq..(b + 1) * nq];
+            for i in 0..nq {
+                let ri = row[i];
+                for (g, &rj) in gram[i * nq..(i + 1) * nq].iter_mut().zip(row) {
+                    *g += ri * rj;
+                }
+            }
+        }
+        Self {
+            beams: nb,
+            bins: nq,
+            phi,
+            gram,
+        }
+    }
+
+    pub fn beams(&self) -> usize {
+        self.beams
+    }
+
+    pub fn bins(&self) -> usize {
+        self.bins
+    }
+
+    /// Φ[b, i].
+    pub fn phi(&self, b: usize, i: usize) -> f64 {
+        self.phi[b * self.bins + i]
+    }
+
+    /// The modelled RSRP Φᾱ of a sparse APS, W per beam.
+    pub fn predict(&self, paths: &[(usize, f64)], out: &mut [f64]) {
+        for (b, o) in out.iter_mut().enumerate() {
+            *o = paths.iter().map(|&(i, p)| self.phi(b, i) * p).sum();
+        }
+    }
+}
+
+/// Parameters of [`recover`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OlsParams {
+    /// Np, the most paths per cell.
+    pub max_paths: usize,
+    /// Stop when the best step lowers ‖r̄ − Φᾱ‖² by at most this fraction of ‖r̄‖².
+    pub rel_tol: f64,
+    /// Passes of the swap refinement after the greedy phase (0: plain OLS).
+    pub refine_passes: usize,
+    /// Half-width, in bins, of the swap neighbourhood of each selected bin.
+    pub refine_radius: usize,
+}
+
+impl Default for OlsParams {
+    fn default() -> Self {
+        Self {
+            max_paths: 4,
+            rel_tol: 1e-10,
+            refine_passes: 3,
+            refine_radius: 3,
+        }
+    }
+}
+
+/// Why [`recover`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OlsStop {
+    /// Np paths found.
+    MaxPaths,
+    /// The next path would not lower the residual by more than `rel_tol`.
+    Converged,
+    /// No remaining bin can be added with all coefficients positive.
+    NoAdmissible,
+    /// r̄ = 0 (nothing to explain).
+    ZeroInput,
+}
+
+/// What [`recover`] did for one cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OlsInfo {
+    pub paths: usize,
+    /// ‖r̄‖².
+    pub initial_sq: f64,
+    /// ‖r̄ − Φᾱ‖² of the returned fit.
+    pub residual_sq: f64,
+    /// Candidates passed over because their refit had a non-positive coefficient.
+    pub rejected: usize,
+    /// Bins replaced by the swap refinement.
+    pub swaps: usize,
+    pub stop: OlsStop,
+}
+
+impl OlsInfo {
+    /// ‖r̄ − Φᾱ‖ / ‖r̄‖ (0 for r̄ = 0).
+    pub fn relative_residual(&self) -> f64 {
+        if self.initial_sq > 0.0 {
+            (self.residual_sq.max(0.0) / self.initial_sq).sqrt()
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Reusable buffers of [`recover`], one per worker thread.
+#[derive(Debug, Clone)]
+pub struct OlsScratch {
+    u: Vec<f64>,
+    v: Vec<f64>,
+    /// β rows: `beta[k * bins + j]` = q_kᵀ φ_j.
+    beta: Vec<f64>,
+    blocked: Vec<bool>,
+    /// R (upper triangular, `np × np`), z = Qᵀr̄, coefficients, support.
+    r: Vec<f64>,
+    z: Vec<f64>,
+    x: Vec<f64>,
+    g: Vec<f64>,
+    support: Vec<usize>,
+    /// Φᵀr̄ before deflation, and a trial support/fit of the refinement.
+    c: Vec<f64>,
+    trial: Vec<usize>,
+    fit: Vec<f64>,
+    chol: Vec<f64>,
+}
+
+impl OlsScratch {
+    pub fn new(dict: &Dictionary, max_paths: usize) -> Self {
+        Self {
+            u: vec![0.0; dict.bins],
+            v: vec![0.0; dict.bins],
+            beta: vec![0.0; max_paths * dict.bins],
+            blocked: vec![false; dict.bins],
+            r: vec![0.0; max_paths * max_paths],
+            z: vec![0.0; max_paths],
+            x: vec![0.0; max_paths],
+            g: vec![0.0; max_paths],
+            support: Vec::with_capacity(max_paths),
+            c: vec![0.0; dict.bins],
+            trial: Vec::with_capacity(max_paths),
+            fit: vec![0.0; max_paths],
+            chol: vec![0.0; max_paths * max_paths],
+        }
+    }
+}
+
+/// Recover the sparse APS of one cell from its mean RSRP `r` (W per beam,
+/// noise floor already removed). The paths are written to `out` as
+/// (bin, power) in the order they were selected. `scratch` must come from
+/// [`OlsScratch::new`] with the same dictionary and `params.max_paths`.
+#[allow(non_snake_case)]
+pub fn recover(
+    dict: &Dictionary,
+    r: &[f64],
+    params: &OlsParams,
+    scratch: &mut OlsScratch,
+    out: &mut Vec<(usize, f64)>,
+) -> OlsInfo {
+    let nq = dict.bins;
+    let np = params.max_paths;
+    assert_eq!(r.len(), dict.beams, "one RSRP value per beam");
+    assert!(
+        scratch.z.len() >= np && scratch.u.len() == nq,
+        "scratch sized for this dictionary and Np"
+    );
+    out.clear();
+    let OlsScratch {
+        u,
+        v,
+        beta,
+        blocked,
+        r: R,
+        z,
+        x,
+        g,
+        support,
+        c,
+        trial,
+        fit,
+        chol,
+    } = scratch;
+    support.clear();
+
+    // STEP 1: correlations c = Φᵀr̄ (row-wise axpy so it vectorises), u = diag G.
+    v.fill(0.0);
+    for (b, &rb) in r.iter().enumerate() {
+        for (vj, &p) in v.iter_mut().zip(&dict.phi[b * nq..(b + 1) * nq]) {
+            *vj += rb * p;
+        }
+    }
+    for j in 0..nq {
+        u[j] = dict.gram[j * nq + j];
+        blocked[j] = false;
+    }
+    c.copy_from_slice(v);
+    let initial_sq: f64 = r.iter().map(|v| v * v).sum();
+    let mut info = OlsInfo {
+        paths: 0,
+        initial_sq,
+        residual_sq: initial_sq,
+        rejected: 0,
+        swaps: 0,
+        stop: OlsStop::MaxPaths,
+    };
+    if initial_sq <= 0.0 {
+        info.stop = OlsStop::ZeroInput;
+        return info;
+    }
+    let tol = params.rel_tol * initial_sq;
+
+    // STEP 2: greedy selection.
+    while support.len() < np {
+        let k = support.len();
+        // Best admissible candidate: scan by score, check positivity of the refit.
+        let chosen = loop {
+            let mut best = None;
+            let mut best_gain = 0.0;
+            for j in 0..nq {
+                if blocked[j] || v[j] <= 0.0 || u[j] <= 1e-12 * dict.gram[j * nq + j] {
+                    continue;
+                }
+                let gain = v[j] * v[j] / u[j];
+                if gain > best_gain {
+                    best_gain = gain;
+                    best = Some(j);
+                }
+            }
+            let Some(j) = best else { break None };
+            if best_gain <= tol {
+                info.stop = OlsStop::Converged;
+                break None;
+            }
+            // New coefficient t = v_j/u_j > 0; old ones become x − t R⁻¹β_j.
+            let t = v[j] / u[j];
+            for i in (0..k).rev() {
+                let mut s = beta[i * nq + j];
+                for l in i + 1..k {
+                    s -= R[i * np + l] * g[l];
+                }
+                g[i] = s / R[i * np + i];
+            }
+            if (0..k).all(|i| x[i] - t * g[i] > 0.0) {
+                break Some((j, t, best_gain));
+            }
+            blocked[j] = true;
+            info.rejected += 1;
+        };
+        let Some((j, t, gain)) = chosen else {
+            if info.stop != OlsStop::Converged {
+                info.stop = OlsStop::NoAdmissible;
+            }
+            break;
+        };
+
+        // STEP 3: accept j: extend R, z, the coefficients and β; deflate u, v.
+        let su = u[j].sqrt();
+        for i in 0..k {
+            R[i * np + k] = beta[i * nq + j];
+            x[i] -= t * g[i];
+        }
+        R[k * np + k] = su;
+        z[k] = v[j] / su;
+        x[k] = t;
+        support.push(j);
+        let (done, rest) = beta.split_at_mut(k * nq);
+        let row = &mut rest[..nq];
+        for (i, bi) in row.iter_mut().enumerate() {
+            *bi = dict.gram[j * nq + i];
+        }
+        for l in 0..k {
+            let blj = done[l * nq + j];
+            for (bi, &bl) in row.iter_mut().zip(&done[l * nq..(l + 1) * nq]) {
+                *bi -= blj * bl;
+            }
+        }
+        let zk = z[k];
+        for i in 0..nq {
+            let b = row[i] / su;
+            row[i] = b;
+            u[i] -= b * b;
+            v[i] -= b * zk;
+        }
+        blocked.iter_mut().for_each(|f| *f = false);
+        info.residual_sq -= gain;
+    }
+
+    // STEP 4: swap refinement. Greedy OLS can lock onto a bin next to a true
+    // one (neighbouring RSRP columns are nearly parallel when bins are finer
+    // than the beams); try moving each selected bin within ±radius, keep the
+    // best strictly positive refit that lowers the residual, repeat.
+    let k = support.len();
+    let mut residual = info.residual_sq;
+    for _pass in 0..params.refine_passes {
+        let mut improved = false;
+        for pos in 0..k {
+            let cur = support[pos];
+            let mut best: Option<(usize, f64)> = None;
+            let lo = cur.saturating_sub(params.refine_radius);
+            let hi = (cur + params.refine_radius).min(nq - 1);
+            for j in lo..=hi {
+                if support.contains(&j) {
+                    continue;
+                }
+                trial.clear();
+                trial.extend_from_slice(support);
+                trial[pos] = j;
+                let Some(res) = refit(dict, c, initial_sq, trial, chol, fit) else {
+                    continue;
+                };
+                if fit[..k].iter().all(|&f| f > 0.0) && best.is_none_or(|(_, b)| res < b) {
+                    best = Some((j, res));
+                }
+            }
+            if let Some((j, res)) = best
+                && residual - res > tol
+            {
+                support[pos] = j;
+                residual = res;
+                info.swaps += 1;
+                improved = true;
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    if info.swaps > 0 {
+        refit(dict, c, initial_sq, support, chol, fit).expect("the accepted support was solvable");
+        x[..k].copy_from_slice(&fit[..k]);
+        info.residual_sq = residual;
+    }
+
+    info.paths = k;
+    info.residual_sq = info.residual_sq.max(0.0);
+    out.extend(support.iter().zip(x.iter()).map(|(&j, &p)| (j, p)));
+    info
+}
+
+/// Least squares on `support` from the Gram matrix: solves G_S x = c_S by
+/// Cholesky into `fit`, returns ‖r̄ − Φ_S x‖² = ‖r̄‖² − xᵀc_S, or `None` if
+/// G_S is numerically singular.
+fn refit(
+    dict: &Dictionary,
+    c: &[f64],
+    rr: f64,
+    support: &[usize],
+    chol: &mut [f64],
+    fit: &mut [f64],
+) -> Option<f64> {
+    let k = support.len();
+    let nq = dict.bins;
+    // Cholesky G_S = L Lᵀ, L in chol (row-major k×k, lower).
+    for i in 0..k {
+        for j in 0..=i {
+            let mut s = dict.gram[support[i] * nq + support[j]];
+            for l in 0..j {
+                s -= chol[i * k + l] * chol[j * k + l];
+            }
+            if i == j {
+                if s <= 1e-12 * dict.gram[support[i] * nq + support[i]] {
+                    return None;
+                }
+                chol[i * k + i] = s.sqrt();
+            } else {
+                chol[i * k + j] = s / chol[j * k + j];
+            }
+        }
+    }
+    for i in 0..k {
+        let s: f64 = (0..i).map(|l| chol[i * k + l] * fit[l]).sum();
+        fit[i] = (c[support[i]] - s) / chol[i * k + i];
+    }
+    for i in (0..k).rev() {
+        let s: f64 = (i + 1..k).map(|l| chol[l * k + i] * fit[l]).sum();
+        fit[i] = (fit[i] - s) / chol[i * k + i];
+    }
+    let xc: f64 = (0..k).map(|i| fit[i] * c[support[i]]).sum();
+    Some(rr - xc)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    use sdusc_model::codebook::dft_codebook;
+
+    use super::*;
+
+    fn bins(n: usize) -> Vec<f64> {
+        let (lo, hi) = (-std::f64::consts::FRAC_PI_2, std::f64::consts::FRAC_PI_2);
+        (0..n)
+            .map(|i| lo + (i as f64 + 0.5) * (hi - lo) / n as f64)
+            .collect()
+    }
+
+    /// Least squares on `support` by a fresh solve of the normal equations
+    /// built from Φ's columns (no Gram reuse); (coefficients, residual²).
+    fn lstsq(dict: &Dictionary, r: &[f64], support: &[usize]) -> Option<(Vec<f64>, f64)> {
+        let k = support.len();
+        let col = |i: usize| (0..dict.beams).map(move |b| dict.phi(b, i));
+        let mut a = vec![vec![0.0; k + 1]; k];
+        for (p, &i) in support.iter().enumerate() {
+            for (q, &j) in support.iter().enumerate() {
+                a[p][q] = col(i).zip(col(j)).map(|(x, y)| x * y).sum();
+            }
+            a[p][k] = col(i).zip(r).map(|(x, y)| x * y).sum();
+        }
+        // Gaussian elimination with partial pivoting.
+        for c in 0..k {
+            let piv = (c..k).max_by(|&x, &y| a[x][c].abs().total_cmp(&a[y][c].abs()))?;
+            a.swap(c, piv);
+            if a[c][c].abs() < 1e-300 {
+                return None;
+            }
+            for row in c + 1..k {
+                let f = a[row][c] / a[c][c];
+                for q in c..=k {
+                    a[row][q] -= f * a[c][q];
+                }
+            }
+        }
+        let mut x = vec![0.0; k];
+        for c in (0..k).rev() {
+            let s: f64 = (c + 1..k).map(|q| a[c][q] * x[q]).sum();
+            x[c] = (a[c][k] - s) / a[c][c];
+        }
+        let res = (0..dict.beams)
+            .map(|b| {
+                let m: f64 = support
+                    .iter()
+                    .zip(&x)
+                    .map(|(&i, &xi)| dict.phi(b, i) * xi)
+                    .sum();
+                (r[b] - m).powi(2)
+            })
+            .sum();
+        Some((x, res))
+    }
+
+    /// The same greedy rule, slowly: a fresh refit for every candidate.
+    fn slow_ols(dict: &Dictionary, r: &[f64], params: &OlsParams) -> Vec<(usize, f64)> {
+        let rr: f64 = r.iter().map(|v| v * v).sum();
+        let mut support = Vec::new();
+        let mut coefs = Vec::new();
+        let mut res = rr;
+        while support.len() < params.max_paths {
+            let mut best: Option<(usize, Vec<f64>, f64)> = None;
+            for j in 0..dict.bins {
+                if support.contains(&j) {
+                    continue;
+                }
+                let mut s = support.clone();
+                s.push(j);
+                let Some((x, rj)) = lstsq(dict, r, &s) else {
+                    continue;
+                };
+                if x.iter().all(|&v| v > 0.0) && best.as_ref().is_none_or(|b| rj < b.2) {
+                    best = Some((j, x, rj));
+                }
+            }
+            let Some((j, x, rj)) = best else { break };
+            if res - rj <= params.rel_tol * rr {
+                break;
+            }
+            support.push(j);
+            coefs = x;
+            res = rj;
+        }
+        // The same swap refinement, by fresh refits.
+        for _ in 0..params.refine_passes {
+            let mut improved = false;
+            for pos in 0..support.len() {
+                let cur = support[pos];
+                let mut best: Option<(usize, Vec<f64>, f64)> = None;
+                let lo = cur.saturating_sub(params.refine_radius);
+                for j in lo..=(cur + params.refine_radius).min(dict.bins - 1) {
+                    if support.contains(&j) {
+                        continue;
+                    }
+                    let mut s = support.clone();
+                    s[pos] = j;
+                    let Some((x, rj)) = lstsq(dict, r, &s) else {
+                        continue;
+                    };
+                    if x.iter().all(|&v| v > 0.0) && best.as_ref().is_none_or(|b| rj < b.2) {
+                        best = Some((j, x, rj));
+                    }
+                }
+                if let Some((j, x, rj)) = best
+                    && res - rj > params.rel_tol * rr
+                {
+                    support[pos] = j;
+                    coefs = x;
+                    res = rj;
+                    improved = true;
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+        support.into_iter().zip(coefs).collect()
+    }
+
+    fn random_aps(rng: &mut StdRng, nq: usize, k: usize) -> Vec<(usize, f64)> {
+        let mut out: Vec<(usize, f64)> = Vec::new();
+        while out.len() < k {
+            let i = rng.random_range(0..nq);
+            if out.iter().all(|p| p.0 != i) {
+                out.push((i, rng.random_range(0.2..3.0) * 1e-9));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_matches_slow_step_by_step() {
+        let mut rng = StdRng::seed_from_u64(11);
+        for &(nt, nb, nq, np) in &[
+            (8usize, 16usize, 24usize, 3usize),
+            (8, 12, 40, 4),
+            (16, 32, 64, 4),
+        ] {
+            let dict = Dictionary::new(&dft_codebook(nt, nb), &bins(nq), 2.0);
+            for _case in 0..30 {
+                // Noisy RSRP of a random APS, with some zeroed beams: the
+                // non-negativity rule must bite sometimes.
+                let truth = random_aps(&mut rng, nq, np + 1);
+                let mut r = vec![0.0; nb];
+                dict.predict(&truth, &mut r);
+                for v in r.iter_mut() {
+                    *v = (*v * rng.random_range(0.5..1.5) + rng.random_range(-2e-10..2e-10))
+                        .max(0.0);
+                }
+                for (t, refine_passes) in (1..=np).map(|t| (t, 0)).chain([(np, 3)]) {
+                    let params = OlsParams {
+                        max_paths: t,
+                        rel_tol: 1e-12,
+                        refine_passes,
+                        refine_radius: 3,
+                    };
+                    let mut scratch = OlsScratch::new(&dict, t);
+                    let mut fast = Vec::new();
+                    let info = recover(&dict, &r, &params, &mut scratch, &mut fast);
+                    let slow = slow_ols(&dict, &r, &params);
+                    let fs: Vec<_> = fast.iter().map(|p| p.0).collect();
+                    let ss: Vec<_> = slow.iter().map(|p| p.0).collect();
+                    assert_eq!(fs, ss, "support after {t} steps (Nt={nt}, Nθ={nq})");
+                    for (f, s) in fast.iter().zip(&slow) {
+                        assert!(
+                            (f.1 - s.1).abs() <= 1e-7 * s.1.abs().max(1e-12),
+                            "{f:?} vs {s:?}"
+                        );
+                        assert!(f.1 > 0.0, "non-negative");
+                    }
+                    let (_, res) = lstsq(&dict, &r, &fs).unwrap_or((vec![], info.initial_sq));
+                    assert!(
+                        (info.residual_sq - res).abs() <= 1e-8 * info.initial_sq,
+                        "{} vs {res}",
+                        info.residual_sq
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nonnegativity_rule_rejects_and_never_returns_negative_powers() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let dict = Dictionary::new(&dft_codebook(8, 16), &bins(90), 1.0);
+        let params = OlsParams {
+            rel_tol: 1e-12,
+            ..OlsParams::default()
+        };
+        let mut scratch = OlsScratch::new(&dict, 4);
+        let mut out = Vec::new();
+        let mut rejected = 0;
+        for _ in 0..300 {
+            // Pure noise (and negative-free): plenty of negative refits to reject.
+            let r: Vec<f64> = (0..16)
+                .map(|_| rng.random_range(0.0..1.0f64).powi(3))
+                .collect();
+            let info = recover(&dict, &r, &params, &mut scratch, &mut out);
+            rejected += info.rejected;
+            assert!(out.iter().all(|p| p.1 > 0.0 && p.1.is_finite()), "{out:?}");
+            assert!(info.residual_sq <= info.initial_sq * (1.0 + 1e-12));
+        }
+        assert!(rejected > 0, "the positivity check was exercised");
+    }
+
+    #[test]
+    fn noise_free_well_separated_recovers_exhaustive_optimum_exactly() {
+        // Paths at least two beamwidths apart in sinθ (well separated), with
+        // bins no finer than the beams resolve.
+        let (nt, nb, nq, np) = (16, 32, 24, 3);
+        let dict = Dictionary::new(&dft_codebook(nt, nb), &bins(nq), 4.0);
+        let mut rng = StdRng::seed_from_u64(3);
+        for case in 0..20 {
+            // Np bins with sinθ at least 4/Nt apart, where the bins are no
+            // finer than the array resolves (|sinθ| ≤ 0.8; near ±90° uniform-θ
+            // bins crowd in sinθ and neighbouring columns become nearly equal).
+            let angles = bins(nq);
+            let truth: Vec<(usize, f64)> = loop {
+                let mut c: Vec<usize> = (0..np).map(|_| rng.random_range(2..nq - 2)).collect();
+                c.sort_unstable();
+                let resolved = c.iter().all(|&i| angles[i].sin().abs() <= 0.8);
+                let apart = c
+                    .windows(2)
+                    .all(|w| angles[w[1]].sin() - angles[w[0]].sin() >= 4.0 / nt as f64);
+                if resolved && apart {
+                    break c
+                        .into_iter()
+                        .map(|i| (i, rng.random_range(0.5..3.0) * 1e-8))
+                        .collect();
+                }
+            };
+            let mut r = vec![0.0; nb];
+            dict.predict(&truth, &mut r);
+
+            // Exhaustive search over all supports of size ≤ Np with positive fits.
+            let mut best = (f64::INFINITY, Vec::new());
+            let mut s = Vec::new();
+            fn rec(
+                dict: &Dictionary,
+                r: &[f64],
+                np: usize,
+                from: usize,
+                s: &mut Vec<usize>,
+                best: &mut (f64, Vec<usize>),
+            ) {
+                if !s.is_empty()
+                    && let Some((x, res)) = lstsq(dict, r, s)
+                    && x.iter().all(|&v| v > 0.0)
+                    && res < best.0
+                {
+                    *best = (res, s.clone());
+                }
+                if s.len() == np {
+                    return;
+                }
+                for j in from..dict.bins {
+                    s.push(j);
+                    rec(dict, r, np, j + 1, s, best);
+                    s.pop();
+                }
+            }
+            rec(&dict, &r, np, 0, &mut s, &mut best);
+            let mut want: Vec<usize> = truth.iter().map(|p| p.0).collect();
+            want.sort_unstable();
+            assert_eq!(
+                best.1, want,
+                "case {case}: the exhaustive optimum is the truth"
+            );
+
+            let mut scratch = OlsScratch::new(&dict, np);
+            let mut out = Vec::new();
+            let info = recover(
+                &dict,
+                &r,
+                &OlsParams {
+                    max_paths: np,
+                    ..OlsParams::default()
+                },
+                &mut scratch,
+                &mut out,
+            );
+            let mut got = out.clone();
+            got.sort_unstable_by_key(|p| p.0);
+            let got_bins: Vec<usize> = got.iter().map(|p| p.0).collect();
+            assert_eq!(
+                got_bins, best.1,
+                "case {case}: OLS support = exhaustive optimum"
+            );
+            let mut truth = truth;
+            truth.sort_unstable_by_key(|p| p.0);
+            for (g, t) in got.iter().zip(&truth) {
+                assert!((g.1 / t.1 - 1.0).abs() < 1e-8, "power {g:?} vs {t:?}");
+            }
+            assert!(info.relative_residual() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn stops_early_on_exact_fit_and_on_zero_input() {
+        let dict = Dictionary::new(&dft_codebook(8, 16), &bins(32), 1.0);
+        let mut scratch = OlsScratch::new(&dict, 4);
+        let mut out = Vec::new();
+        let mut r = vec![0.0; 16];
+        dict.predict(&[(10, 1e-9)], &mut r);
+        let info = recover(&dict, &r, &OlsParams::default(), &mut scratch, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, 10);
+        assert_eq!(info.stop, OlsStop::Converged);
+        let info = recover(
+            &dict,
+            &[0.0; 16],
+            &OlsParams::default(),
+            &mut scratch,
+            &mut out,
+        );
+        assert_eq!((info.stop, out.len()), (OlsStop::ZeroInput, 0));
+    }
+}
