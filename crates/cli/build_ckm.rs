@@ -146,7 +146,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             w_to_dbm(noise_floor_w)
         );
     }
-    let with_truth = !args.no_truth && table.provenance.scenario_hash == scenario.hash();
+    let with_truth = !args.no_truth
+        && (table.provenance.scenario_hash == scenario.hash()
+            || table.provenance.extra.get("world_hash") == Some(&scenario.world_hash()));
     let env = with_truth.then(|| Environment::from_scenario(&scenario));
 
     // STEP 4: per BS: OLS, gap filling, file, quality.
@@ -187,7 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             beams: beams as u32,
             tx_power_w: scenario.power_w,
             noise_floor_w,
-            scenario_hash: scenario.hash(),
+            scenario_hash: scenario.world_hash(),
             scenario_name: scenario.name.clone(),
             codebook: codebook_source.clone(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),

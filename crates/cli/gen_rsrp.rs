@@ -67,6 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ensure_parent(&args.out)?;
 
     let provenance = Provenance::new("gen-rsrp", &scenario.name, &scenario.hash(), seed)
+        .with("world_hash", scenario.world_hash())
         .with("noise_power_w", noise_w)
         .with("codebook", "dft")
         .with("beams", scenario.beams)

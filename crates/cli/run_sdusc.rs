@@ -162,13 +162,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         h.bs_x_m, h.bs_y_m, site.position.x, site.position.y
                     )));
                 }
-                if !h.scenario_hash.is_empty() && h.scenario_hash != hash {
+                let world = scenario.world_hash();
+                if !h.scenario_hash.is_empty() && h.scenario_hash != world {
                     return Err(mismatch(format!(
-                        "built for scenario `{}` (hash {}…), this is `{}` (hash {}…)",
+                        "built for a different world (scenario `{}`, [network]/[channel]/[ckm] hash {}…; this is `{}`, {}…)",
                         h.scenario_name,
                         &h.scenario_hash[..12.min(h.scenario_hash.len())],
                         scenario.name,
-                        &hash[..12]
+                        &world[..12]
                     )));
                 }
                 ckm_inputs.push(serde_json::json!({"path": path.display().to_string(), "sha256": file_sha256(&path)?}));

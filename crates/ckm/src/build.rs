@@ -238,7 +238,7 @@ mod tests {
             beams: s.beams as u32,
             tx_power_w: s.power_w,
             noise_floor_w: 0.0,
-            scenario_hash: s.hash(),
+            scenario_hash: s.world_hash(),
             scenario_name: s.name.clone(),
             codebook: "dft".into(),
             tool_version: String::new(),

@@ -156,7 +156,8 @@ pub struct CkmHeader {
     pub tx_power_w: f64,
     /// Noise floor subtracted from the RSRP before recovery, W (0: none).
     pub noise_floor_w: f64,
-    /// SHA-256 (hex) of the scenario the CKM was built for.
+    /// SHA-256 (hex) of the world sections ([network], [channel], [ckm]) of
+    /// the scenario the CKM was built for (`Scenario::world_hash`).
     pub scenario_hash: String,
     pub scenario_name: String,
     /// Where the codebook came from: `dft` or `npy:<file name>:<sha256>`.

@@ -518,6 +518,25 @@ impl Scenario {
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// SHA-256 of the sections the *world* depends on — `[network]`,
+    /// `[channel]` and `[ckm]` — hex. Drive tests and CKMs carry this hash:
+    /// changing users, epochs, sensing or run settings keeps them valid.
+    pub fn world_hash(&self) -> String {
+        #[derive(Serialize)]
+        struct WorldPart<'a> {
+            network: &'a RawNetwork,
+            channel: &'a RawChannel,
+            ckm: &'a RawCkm,
+        }
+        let part = WorldPart {
+            network: &self.raw.network,
+            channel: &self.raw.channel,
+            ckm: &self.raw.ckm,
+        };
+        let canonical = toml::to_string(&part).expect("scenario sections serialize");
+        Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Centres of the angular bins θ_1…θ_Nθ of the APS dictionary (SPEC §5.2).
     pub fn angle_bin_centres(&self) -> Vec<f64> {
         let (lo, hi) = self.angle_range_rad;
@@ -604,6 +623,11 @@ mod tests {
         assert_eq!(a.hash(), b.hash());
         let c = Scenario::from_toml(&SMOKE.replace("environment_seed = 7", "environment_seed = 8"), "c").unwrap();
         assert_ne!(a.hash(), c.hash());
+        assert_ne!(a.world_hash(), c.world_hash());
+        // Sensing and population settings do not change the world.
+        let d = Scenario::from_toml(&SMOKE.replace("threshold = 1.0", "threshold = 0.5"), "d").unwrap();
+        assert_ne!(a.hash(), d.hash());
+        assert_eq!(a.world_hash(), d.world_hash());
     }
 
     #[test]
