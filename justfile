@@ -3,7 +3,7 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-bin := "target/release"
+bin := env_var_or_default("CARGO_TARGET_DIR", "target") + "/release"
 paper := "pipelines/paper.toml"
 smoke_scenario := "pipelines/smoke.toml"
 
