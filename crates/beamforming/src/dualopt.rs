@@ -115,6 +115,8 @@ struct Workspace {
     v: Vec<c64>,
     r: Vec<c64>,
     tmp: Vec<c64>,
+    /// Right-hand sides of the batched solves, Nt × (|S| + K).
+    xb: Vec<c64>,
 }
 
 /// One evaluation of the dual at y = (λ, μ_S).
@@ -385,22 +387,38 @@ impl DualOpt {
             if !chol.factor(&ws.m) {
                 return None;
             }
-            for s in 0..ns {
-                let row = &mut ws.u[s * nt..(s + 1) * nt];
-                row.copy_from_slice(steer(sidx[s]));
-                chol.solve_in_place(row);
+            // One batched solve for u_s = M⁻¹ a_{S[s]} and M⁻¹ r_k.
+            let m = ns + k;
+            ws.xb.resize(nt * m, ZERO);
+            for i in 0..nt {
+                let row = &mut ws.xb[i * m..(i + 1) * m];
+                for s in 0..ns {
+                    row[s] = steer(sidx[s])[i];
+                }
+                for u in 0..k {
+                    row[ns + u] = ws.r[u * nt + i];
+                }
+            }
+            chol.solve_batch(&mut ws.xb, m);
+            for i in 0..nt {
+                let row = &ws.xb[i * m..(i + 1) * m];
+                for s in 0..ns {
+                    ws.u[s * nt + i] = row[s];
+                }
+                for u in 0..k {
+                    ws.v[u * nt + i] = row[ns + u];
+                }
             }
             for s in 0..ns {
                 for t in 0..ns {
                     ws.p0[s * ns + t] = dotc(steer(sidx[s]), &ws.u[t * nt..(t + 1) * nt]);
                 }
             }
+            let mut betas = vec![0.0; k];
             for u in 0..k {
                 let vk = &mut ws.v[u * nt..(u + 1) * nt];
-                vk.copy_from_slice(&ws.r[u * nt..(u + 1) * nt]);
-                chol.solve_in_place(vk);
                 let s = slot[u];
-                let beta = if corrected && s != usize::MAX && y[1 + s] > 0.0 {
+                if corrected && s != usize::MAX && y[1 + s] > 0.0 {
                     let den = 1.0 - y[1 + s] * ws.p0[s * ns + s].re;
                     if den.is_nan() || den <= 0.0 {
                         return None;
@@ -411,23 +429,31 @@ impl DualOpt {
                     for (x, e) in vk.iter_mut().zip(us) {
                         *x += e * c;
                     }
-                    beta
-                } else {
-                    0.0
-                };
-                if want_hess {
-                    // w = M⁻¹ v_k.
-                    ws.tmp.copy_from_slice(vk);
-                    chol.solve_in_place(&mut ws.tmp);
+                    betas[u] = beta;
+                }
+            }
+            if want_hess {
+                // v_kᴴ M⁻¹ v_k = ‖L⁻¹ v_k‖²: a batched forward solve suffices.
+                ws.xb.resize(nt * k, ZERO);
+                for i in 0..nt {
+                    for u in 0..k {
+                        ws.xb[i * k + u] = ws.v[u * nt + i];
+                    }
+                }
+                chol.forward_batch(&mut ws.xb, k);
+                for u in 0..k {
+                    qvv[u] = (0..nt).map(|i| ws.xb[i * k + u].norm_sqr()).sum();
+                }
+                for u in 0..k {
+                    let s = slot[u];
+                    let beta = betas[u];
                     let vk = &ws.v[u * nt..(u + 1) * nt];
-                    let mut vv = dotc(vk, &ws.tmp).re;
                     let ve = if beta != 0.0 {
                         dotc(vk, &ws.u[s * nt..(s + 1) * nt])
                     } else {
                         ZERO
                     };
-                    vv += beta * ve.norm_sqr();
-                    qvv[u] = vv;
+                    qvv[u] += beta * ve.norm_sqr();
                     for t in 0..ns {
                         let mut x = dotc(vk, &ws.u[t * nt..(t + 1) * nt]);
                         if beta != 0.0 {
@@ -555,13 +581,41 @@ impl InnerSolver for DualOpt {
     ) -> Result<InnerOutcome, BeamformingError> {
         let mut out = self.solve_subproblem(sub)?;
         // The Newton iterate is primal-feasible only up to `dual_tol`; if it still
-        // violates the linearised constraints materially (non-convergence), the
-        // SCA point — feasible by construction — is the safe answer.
+        // violates the linearised constraints materially (non-convergence, e.g. a
+        // dual so ill-conditioned at λ = 0 that Newton stalls), step from the SCA
+        // point — feasible by construction — towards it as far as the constraints
+        // allow (they are convex, so the feasible part of the segment is [0, t*]),
+        // and keep the step only if it improves (26) (concave, so any t ≤ 1 does
+        // when the end point does).
         if !out.converged {
-            let viol = sub.constraint_values(&out.v);
             let scale = 1.0 + norm_sqr(v_prev);
-            if viol.iter().any(|&g| g > 1e-6 * scale) {
-                out.v = v_prev.to_vec();
+            let worst = |v: &[c64]| {
+                sub.constraint_values(v)
+                    .into_iter()
+                    .fold(f64::NEG_INFINITY, f64::max)
+            };
+            if worst(&out.v) > 1e-6 * scale {
+                let mut v = v_prev.to_vec();
+                let (mut lo, mut hi) = (0.0, 1.0);
+                for _ in 0..40 {
+                    let t = 0.5 * (lo + hi);
+                    for ((x, a), b) in v.iter_mut().zip(v_prev).zip(&out.v) {
+                        *x = a + (b - a) * t;
+                    }
+                    if worst(&v) <= 0.0 {
+                        lo = t;
+                    } else {
+                        hi = t;
+                    }
+                }
+                for ((x, a), b) in v.iter_mut().zip(v_prev).zip(&out.v) {
+                    *x = a + (b - a) * lo;
+                }
+                out.v = if lo > 0.0 && sub.objective(&v) > sub.objective(v_prev) {
+                    v
+                } else {
+                    v_prev.to_vec()
+                };
             }
         }
         Ok(out)
