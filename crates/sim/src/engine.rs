@@ -25,7 +25,7 @@ use sdusc_formats::metrics::{BsEpochRow, EpochRow, UserEpochRow};
 use sdusc_model::C64;
 use sdusc_model::array::steering;
 use sdusc_model::codebook::dft_codebook;
-use sdusc_sensing::{EchoKey, EchoModel, TrueKinematics, sense_echo};
+use sdusc_sensing::{EchoErrors, EchoKey, EchoModel, TrueKinematics, echo_from_errors, sense_echo};
 
 use crate::RATE_FLOOR_BPS_HZ;
 use crate::agent::{AgentConfig, BeamOutcome, BsAgent, Observation, Plan};
@@ -180,7 +180,17 @@ pub fn run_scheme_drop(
                     bs: b as u64,
                     user: u as u64,
                 };
-                if n == 1 {
+                if scheme.perfect_sensing {
+                    // Oracle: an exact fix of every own user at this epoch.
+                    for local in 0..per_cell {
+                        let u = b * per_cell + local;
+                        let st = et.states[u];
+                        let kin = TrueKinematics { position: st.position, velocity: st.velocity };
+                        let exact = EchoErrors { theta_rad: 0.0, tau_s: 0.0, mu_hz: 0.0 };
+                        let echo = echo_from_errors(&radars[b], &kin, f64::INFINITY, radars[b].variances(1e12), exact);
+                        echoes.push((local, echo, n));
+                    }
+                } else if n == 1 {
                     let amp = (s.power_w / s.max_scheduled as f64).sqrt();
                     for local in 0..per_cell {
                         let u = b * per_cell + local;

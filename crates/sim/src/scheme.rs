@@ -1,6 +1,7 @@
 //! Schemes, selectable by name (SPEC §10.4, §13), with options appended as
 //! `name:key=value,key=value` (e.g. `sd-uscb:cbar=0.1`,
-//! `sd-uscb:leakage=covariance`, `sd-uscb:fixed=true`).
+//! `sd-uscb:leakage=covariance`, `sd-uscb:fixed=true`, and the diagnostic
+//! oracle `sd-uscb:sensing=perfect`).
 //!
 //! | name | scheduling | inter-cell knowledge | beamforming |
 //! |---|---|---|---|
@@ -61,6 +62,10 @@ pub struct Scheme {
     pub threshold: Option<f64>,
     /// Keep the epoch-1 schedule for every later epoch (Fig. 7).
     pub fixed_schedule: bool,
+    /// Diagnostic oracle (`sensing=perfect`): every own user gets an exact,
+    /// fresh fix every epoch, isolating the CKM's share of the gap from the
+    /// sensing error's. The sensing constraints still apply.
+    pub perfect_sensing: bool,
 }
 
 /// Every base scheme name.
@@ -116,6 +121,7 @@ impl Scheme {
             leakage: LeakageModel::Vector,
             threshold: None,
             fixed_schedule: false,
+            perfect_sensing: false,
         };
         for opt in options.into_iter().flat_map(|o| o.split(',')).filter(|o| !o.is_empty()) {
             let bad = |expected| SchemeError::BadOption {
@@ -142,7 +148,14 @@ impl Scheme {
                 "fixed" => {
                     scheme.fixed_schedule = v.parse().map_err(|_| bad("fixed=true or fixed=false"))?;
                 }
-                _ => return Err(bad("one of cbar=, leakage=, fixed=")),
+                "sensing" => {
+                    scheme.perfect_sensing = match v {
+                        "echo" => false,
+                        "perfect" => true,
+                        _ => return Err(bad("sensing=echo or sensing=perfect")),
+                    }
+                }
+                _ => return Err(bad("one of cbar=, leakage=, fixed=, sensing=")),
             }
         }
         Ok(scheme)

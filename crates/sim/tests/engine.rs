@@ -113,7 +113,9 @@ fn every_scheme_runs_end_to_end_with_finite_metrics() {
     let world = World::new(s.clone());
     let truth = world.drop_truth(&rows(&s, 1), 0, 5).unwrap();
     let ckms = true_ckms(&world);
-    for name in SCHEME_NAMES {
+    let names = SCHEME_NAMES.iter().map(|n| n.to_string()).chain(["sd-uscb:sensing=perfect".to_string()]);
+    for name in names {
+        let name = name.as_str();
         let out = run_scheme_drop(&world, &truth, &ckms, &Scheme::parse(name).unwrap(), &opts()).unwrap();
         assert_eq!(out.epochs.len(), 3, "{name}");
         assert_eq!(out.users.len(), 3 * world.num_users());
@@ -122,11 +124,14 @@ fn every_scheme_runs_end_to_end_with_finite_metrics() {
             assert!(r.accumulated_pfr.is_finite() && r.sum_rate_bps_hz > 0.0, "{name}: {r:?}");
         }
         for r in &out.users {
+            if name.ends_with("sensing=perfect") {
+                assert!(r.location_error_m.unwrap() < 1e-6, "oracle fixes are exact");
+            }
             assert!(r.rate_bps_hz.is_finite() && r.rate_bps_hz >= 0.0);
             assert_eq!(r.scheduled, r.sinr_db.is_some());
         }
         for r in &out.bs {
-            assert!(r.n_scheduled as usize <= if *name == "sd-uscb-all-users" { s.users_per_cell } else { s.max_scheduled });
+            assert!(r.n_scheduled as usize <= if name == "sd-uscb-all-users" { s.users_per_cell } else { s.max_scheduled });
         }
     }
 }
@@ -261,3 +266,4 @@ fn mismatched_trajectories_are_refused() {
     r[0].bs_id = (r[0].bs_id + 1) % 3;
     assert!(world.drop_truth(&r, 0, 5).is_err());
 }
+
