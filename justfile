@@ -58,6 +58,23 @@ all: build
     just ckm {{paper}} data/paper
     just run {{paper}} data/paper
 
+# ── the paper ────────────────────────────────────────────────────────────
+
+# All experiments (fig5–9, table1, thm1) + data/paper/REPORT.md; `just paper --drops 16` for tighter CIs.
+paper *ARGS: build
+    just traj {{paper}} data/paper
+    just rsrp {{paper}} data/paper
+    just ckm {{paper}} data/paper
+    {{bin}}/sdusc-paper all --out data/paper {{ARGS}}
+
+# One experiment, e.g. `just paper-run fig9 --drops 12` (needs `just paper` or `just all` once).
+paper-run id *ARGS: build
+    {{bin}}/sdusc-paper run {{id}} --out data/paper {{ARGS}}
+
+# Regenerate data/paper/REPORT.md from the experiments' Parquet files.
+paper-report: build
+    {{bin}}/sdusc-paper report --data data/paper
+
 # ── quality ──────────────────────────────────────────────────────────────
 
 # The test suite (unit, property and CLI integration tests).
@@ -72,3 +89,31 @@ lint:
 # Check the smoke artifacts with real clients (DuckDB and pandas).
 check-artifacts: smoke
     python3 tests/check_artifacts.py data/smoke
+
+# Experiment fig5 (pipelines/experiments/fig5.toml).
+fig5 *ARGS: build
+    just paper-run fig5 {{ARGS}}
+
+# Experiment table1 (pipelines/experiments/table1.toml).
+table1 *ARGS: build
+    just paper-run table1 {{ARGS}}
+
+# Experiment fig6 (pipelines/experiments/fig6.toml).
+fig6 *ARGS: build
+    just paper-run fig6 {{ARGS}}
+
+# Experiment fig7 (pipelines/experiments/fig7.toml).
+fig7 *ARGS: build
+    just paper-run fig7 {{ARGS}}
+
+# Experiment fig8 (pipelines/experiments/fig8.toml).
+fig8 *ARGS: build
+    just paper-run fig8 {{ARGS}}
+
+# Experiment fig9 (pipelines/experiments/fig9.toml).
+fig9 *ARGS: build
+    just paper-run fig9 {{ARGS}}
+
+# Experiment thm1 (pipelines/experiments/thm1.toml).
+thm1 *ARGS: build
+    just paper-run thm1 {{ARGS}}

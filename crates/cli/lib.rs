@@ -7,6 +7,7 @@ pub mod ckm;
 pub mod common;
 pub mod gen_rsrp;
 pub mod gen_traj;
+pub mod paper;
 pub mod run_sdusc;
 
 use std::io::Write;

@@ -62,8 +62,9 @@ fn write_rsrp(path: &Path, scenario_hash: &str) {
 fn build_inspect_export_plot() {
     let dir = tempfile::tempdir().unwrap();
     let rsrp = dir.path().join("rsrp.parquet");
-    let hash = Scenario::load(&util::smoke()).unwrap().world_hash();
-    write_rsrp(&rsrp, &hash);
+    let scenario = Scenario::load(&util::smoke()).unwrap();
+    let hash = scenario.world_hash();
+    write_rsrp(&rsrp, &scenario.hash());
     let out = dir.path().join("ckm");
     util::ok(
         "build-ckm",

@@ -1,0 +1,186 @@
+//! Inputs of the simulator runs: trajectories and CKMs for a scenario.
+//!
+//! Trajectories come from `<data>/trajectories.parquet` when it was made for
+//! the same scenario and holds the drop; any other drop is generated in memory
+//! by the same function gen-traj uses (`generate_drop` with the scenario's
+//! seed), so the two are bit-identical. CKMs come from `<data>/ckm/bs<b>.ckm`
+//! when their header carries the scenario's *world hash* (network, channel and
+//! CKM sections: an experiment that changes only users, epochs or sensing —
+//! e.g. |Sℓ|max = 22 — reuses them), or, for tests and diagnostics, are built
+//! from the true large-scale paths ([`CkmSource::Oracle`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sdusc_ckm::query::CkmMap;
+use sdusc_formats::ckm_file::{ApsPath, CellState, Ckm, CkmHeader};
+use sdusc_formats::traj::{self, TrajRow};
+use sdusc_model::Scenario;
+use sdusc_model::geometry::{Cells, ckm_grid, in_ckm_area};
+use sdusc_model::mobility::generate_drop;
+use sdusc_sim::World;
+
+use crate::{ExperimentError, Result};
+
+/// Where the CKMs come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CkmSource {
+    /// `bs<b>.ckm` files in this folder (build-ckm's output).
+    Dir(PathBuf),
+    /// CKMs holding the true paths snapped to the angle bins (an upper bound
+    /// on CKM quality; used by the miniature tests).
+    Oracle,
+}
+
+/// The trajectory rows of `drops` for `scenario` (drop ids 0..drops).
+pub fn trajectories(
+    scenario: &Scenario,
+    data_dir: Option<&Path>,
+    drops: usize,
+) -> Result<Vec<TrajRow>> {
+    let mut from_file: BTreeMap<u32, Vec<TrajRow>> = BTreeMap::new();
+    if let Some(path) = data_dir
+        .map(|d| d.join("trajectories.parquet"))
+        .filter(|p| p.is_file())
+    {
+        let (rows, prov) = traj::read(&path)?;
+        // gen-traj's output depends on the users, epochs and run sections too:
+        // only a file made for this very scenario (and seed) is reused.
+        if prov.scenario_hash == scenario.hash() && prov.seed == scenario.seed {
+            for r in rows.into_iter().filter(|r| (r.drop as usize) < drops) {
+                from_file.entry(r.drop).or_default().push(r);
+            }
+        }
+    }
+    let cells = Cells::from_scenario(scenario);
+    let mut out =
+        Vec::with_capacity(drops * scenario.epochs * scenario.num_bs() * scenario.users_per_cell);
+    for d in 0..drops {
+        if let Some(rows) = from_file.remove(&(d as u32)) {
+            out.extend(rows);
+            continue;
+        }
+        let tracks = generate_drop(scenario, &cells, scenario.seed, d);
+        for e in 0..scenario.epochs {
+            for t in &tracks {
+                let st = t.states[e];
+                out.push(TrajRow {
+                    drop: d as u32,
+                    epoch: e as u32 + 1,
+                    user_id: t.user as u32,
+                    bs_id: t.bs as u32,
+                    x_m: st.position.x,
+                    y_m: st.position.y,
+                    vx_mps: st.velocity.x,
+                    vy_mps: st.velocity.y,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One CKM per BS for `world`'s scenario.
+pub fn ckms(world: &World, source: &CkmSource) -> Result<Vec<Option<Arc<CkmMap>>>> {
+    match source {
+        CkmSource::Dir(dir) => load_ckms(&world.scenario, dir),
+        CkmSource::Oracle => Ok(oracle_ckms(world)),
+    }
+}
+
+fn load_ckms(s: &Scenario, dir: &Path) -> Result<Vec<Option<Arc<CkmMap>>>> {
+    (0..s.num_bs())
+        .map(|b| {
+            let path = dir.join(format!("bs{b}.ckm"));
+            let bad = |message: String| ExperimentError::Ckm {
+                path: path.clone(),
+                message,
+            };
+            if !path.is_file() {
+                return Err(bad(
+                    "missing; build the CKMs first (`just all`, or gen-rsrp + build-ckm into this folder)".into(),
+                ));
+            }
+            let map = CkmMap::load(&path).map_err(|e| bad(e.to_string()))?;
+            let h = &map.ckm().header;
+            if h.bs_id as usize != b || h.tx_antennas as usize != s.tx_antennas {
+                return Err(bad(format!(
+                    "is for BS {} with Nt = {}; expected BS {b} with Nt = {}",
+                    h.bs_id, h.tx_antennas, s.tx_antennas
+                )));
+            }
+            if h.scenario_hash != s.world_hash() && h.scenario_hash != s.hash() {
+                return Err(bad(format!(
+                    "was built for another world (scenario `{}`, hash {}…); the experiment's scenario `{}` has world hash {}…",
+                    h.scenario_name,
+                    &h.scenario_hash[..12.min(h.scenario_hash.len())],
+                    s.name,
+                    &s.world_hash()[..12]
+                )));
+            }
+            Ok(Some(Arc::new(map)))
+        })
+        .collect()
+}
+
+/// CKMs holding the true large-scale paths, snapped to the nearest angle bin.
+pub fn oracle_ckms(world: &World) -> Vec<Option<Arc<CkmMap>>> {
+    let s = &world.scenario;
+    let bins = s.angle_bin_centres();
+    (0..s.num_bs())
+        .map(|b| {
+            let grid = ckm_grid(&world.env.cells, b, s.grid_m);
+            let header = CkmHeader {
+                bs_id: b as u32,
+                bs_x_m: s.sites[b].position.x,
+                bs_y_m: s.sites[b].position.y,
+                broadside_rad: s.sites[b].broadside_rad,
+                tx_antennas: s.tx_antennas as u32,
+                origin_x_m: grid.origin.x,
+                origin_y_m: grid.origin.y,
+                cell_m: grid.cell_m,
+                nx: grid.nx as u32,
+                ny: grid.ny as u32,
+                max_paths: s.paths as u32,
+                bin_angles_rad: bins.clone(),
+                beams: s.beams as u32,
+                tx_power_w: s.power_w,
+                noise_floor_w: 0.0,
+                scenario_hash: s.world_hash(),
+                scenario_name: s.name.clone(),
+                codebook: "oracle".into(),
+                tool_version: env!("CARGO_PKG_VERSION").into(),
+                provenance: Vec::new(),
+            };
+            let mut ckm = Ckm::empty(header);
+            for iy in 0..grid.ny {
+                for ix in 0..grid.nx {
+                    let p = grid.centre(ix, iy);
+                    if !in_ckm_area(&world.env.cells, b, p) {
+                        continue;
+                    }
+                    let paths: Vec<ApsPath> = world
+                        .env
+                        .paths(b, p)
+                        .iter()
+                        .map(|q| {
+                            let theta = q.theta.sin().asin(); // fold to the front half-plane
+                            let bin = bins
+                                .iter()
+                                .enumerate()
+                                .min_by(|x, y| (x.1 - theta).abs().total_cmp(&(y.1 - theta).abs()))
+                                .map_or(0, |x| x.0);
+                            ApsPath {
+                                bin: bin as u32,
+                                power: q.power,
+                            }
+                        })
+                        .collect();
+                    ckm.set(grid.index(ix, iy), CellState::Measured, &paths);
+                }
+            }
+            Some(Arc::new(CkmMap::new(ckm)))
+        })
+        .collect()
+}

@@ -1,0 +1,356 @@
+//! Accumulated-PFR experiments (fig6–fig9): every arm on the same drops
+//! through the epoch engine, metrics as run-sdusc writes them (with the arm
+//! label in the `scheme` column), a per-(arm, epoch) summary and the figure.
+//!
+//! A [`Runner`] caches (scenario, scheme, drop, seed) → metrics, so `all`
+//! runs a scheme shared by several figures (sd-uscb in fig6, fig8, fig9) once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+use sdusc_ckm::query::CkmMap;
+use sdusc_formats::metrics::{bs_epochs_batch, epochs_batch, user_epochs_batch};
+use sdusc_formats::parquet_io::write_batch;
+use sdusc_formats::provenance::Provenance;
+use sdusc_model::Scenario;
+use sdusc_sim::summary::mean_ci;
+use sdusc_sim::{DropTruth, RunOptions, RunOutput, Scheme, World, run_scheme_drop};
+
+use crate::definition::{Definition, Kind};
+use crate::fig::{self, Figure, LineChart, Series};
+use crate::inputs::{self, CkmSource};
+use crate::stats::PfrData;
+use crate::table::{Col, Table};
+use crate::{ExperimentError, Progress, Result, ensure_dir};
+
+type CacheKey = (String, String, u32, u64);
+
+/// Shared state of the runs of one `sdusc-paper` invocation.
+#[derive(Debug)]
+pub struct Runner {
+    /// Folder holding `trajectories.parquet` (reused when it matches).
+    pub data_dir: Option<PathBuf>,
+    pub ckm: CkmSource,
+    /// Measure beamforming times (off: 0, byte-identical outputs).
+    pub timing: bool,
+    cache: Mutex<HashMap<CacheKey, RunOutput>>,
+    ckms: Mutex<HashMap<String, Vec<Option<Arc<CkmMap>>>>>,
+}
+
+impl Runner {
+    pub fn new(data_dir: Option<PathBuf>, ckm: CkmSource, timing: bool) -> Self {
+        Self {
+            data_dir,
+            ckm,
+            timing,
+            cache: Mutex::new(HashMap::new()),
+            ckms: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The CKMs of `world` (loaded once per world hash).
+    pub fn ckms_for(&self, world: &World) -> Result<Vec<Option<Arc<CkmMap>>>> {
+        let key = world.scenario.world_hash();
+        if let Some(c) = self.ckms.lock().map_err(poisoned)?.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = inputs::ckms(world, &self.ckm)?;
+        self.ckms.lock().map_err(poisoned)?.insert(key, c.clone());
+        Ok(c)
+    }
+
+    /// World, truths of `drops` and CKMs for a scenario.
+    pub fn prepare(
+        &self,
+        scenario: &Scenario,
+        drops: usize,
+        seed: u64,
+        need_ckm: bool,
+    ) -> Result<Prepared> {
+        let world = World::new(scenario.clone());
+        let rows = inputs::trajectories(scenario, self.data_dir.as_deref(), drops)?;
+        let truths = (0..drops as u32)
+            .into_par_iter()
+            .map(|d| world.drop_truth(&rows, d, seed))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let ckms = if need_ckm {
+            self.ckms_for(&world)?
+        } else {
+            vec![None; scenario.num_bs()]
+        };
+        Ok(Prepared {
+            world,
+            truths,
+            ckms,
+        })
+    }
+
+    fn run_one(
+        &self,
+        p: &Prepared,
+        d: usize,
+        scheme: &Scheme,
+        seed: u64,
+        dump_dir: Option<PathBuf>,
+    ) -> std::result::Result<RunOutput, sdusc_sim::SimError> {
+        let key = (
+            p.world.scenario.hash(),
+            scheme.label.clone(),
+            p.truths[d].drop,
+            seed,
+        );
+        if dump_dir.is_none()
+            && let Some(out) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned())
+        {
+            return Ok(out);
+        }
+        let opts = RunOptions {
+            seed,
+            timing: self.timing,
+            dump_dir: dump_dir.clone(),
+            ..RunOptions::default()
+        };
+        let out = run_scheme_drop(&p.world, &p.truths[d], &p.ckms, scheme, &opts)?;
+        if dump_dir.is_none()
+            && let Ok(mut c) = self.cache.lock()
+        {
+            c.insert(key, out.clone());
+        }
+        Ok(out)
+    }
+
+    /// Run one scheme on one drop, optionally dumping its DualOpt instances.
+    pub fn run_drop(
+        &self,
+        p: &Prepared,
+        d: usize,
+        scheme: &Scheme,
+        seed: u64,
+        dump: Option<PathBuf>,
+    ) -> Result<RunOutput> {
+        self.run_one(p, d, scheme, seed, dump)
+            .map_err(|source| ExperimentError::Sim {
+                arm: scheme.label.clone(),
+                drop: p.truths[d].drop,
+                source,
+            })
+    }
+}
+
+fn poisoned<T>(_: T) -> ExperimentError {
+    ExperimentError::Data("a worker thread panicked".into())
+}
+
+/// A scenario ready to run: its world, the truths of its drops, its CKMs.
+#[derive(Debug)]
+pub struct Prepared {
+    pub world: World,
+    pub truths: Vec<DropTruth>,
+    pub ckms: Vec<Option<Arc<CkmMap>>>,
+}
+
+/// Provenance of an experiment's files: the definition travels with the data.
+pub fn provenance(def: &Definition, base: &Scenario, seed: u64) -> Provenance {
+    Provenance::new("sdusc-paper", &base.name, &base.hash(), seed)
+        .with("experiment", &def.id)
+        .with(
+            "kind",
+            serde_json::to_string(&def.kind)
+                .unwrap_or_default()
+                .trim_matches('"'),
+        )
+        .with("title", &def.title)
+        .with("claim", &def.claim)
+        .with("drops", def.drops)
+        .with("definition", serde_json::to_string(def).unwrap_or_default())
+}
+
+/// Total work units (epochs) of a PFR experiment, for progress bars.
+pub fn work_units(def: &Definition, base: &Scenario) -> u64 {
+    (def.arms.len() * def.drops * base.epochs) as u64
+}
+
+/// Run a PFR experiment into `out_dir` (`epochs.parquet`, `user_epochs.parquet`,
+/// `bs_epochs.parquet`, `summary.parquet`, `<id>.png`, `<id>.svg`).
+pub fn run_pfr(
+    def: &Definition,
+    base: &Scenario,
+    runner: &Runner,
+    out_dir: &Path,
+    progress: Progress,
+) -> Result<RunOutput> {
+    debug_assert_eq!(def.kind, Kind::Pfr);
+    ensure_dir(out_dir)?;
+    let seed = def.seed.unwrap_or(base.seed);
+    // STEP 1: one prepared world per distinct scenario among the arms.
+    let mut prepared: Vec<(String, Prepared)> = Vec::new();
+    let mut arm_world = Vec::with_capacity(def.arms.len());
+    let mut schemes = Vec::with_capacity(def.arms.len());
+    for arm in &def.arms {
+        let s = def.scenario_for(base, Some(arm))?;
+        let scheme = Scheme::parse(&arm.scheme)?;
+        let h = s.hash();
+        let idx = match prepared.iter().position(|(k, _)| *k == h) {
+            Some(i) => i,
+            None => {
+                let need_ckm = def
+                    .arms
+                    .iter()
+                    .any(|a| Scheme::parse(&a.scheme).is_ok_and(|x| x.uses_sensing()));
+                prepared.push((h, runner.prepare(&s, def.drops, seed, need_ckm)?));
+                prepared.len() - 1
+            }
+        };
+        arm_world.push(idx);
+        schemes.push(scheme);
+    }
+    // STEP 2: every (arm, drop), in parallel; results in a fixed order.
+    let jobs: Vec<(usize, usize)> = (0..def.arms.len())
+        .flat_map(|a| (0..def.drops).map(move |d| (a, d)))
+        .collect();
+    let results: Vec<Result<RunOutput>> = jobs
+        .par_iter()
+        .map(|&(a, d)| {
+            let p = &prepared[arm_world[a]].1;
+            let mut out = runner.run_drop(p, d, &schemes[a], seed, None)?;
+            relabel(&mut out, &def.arms[a].label);
+            progress(p.world.scenario.epochs as u64);
+            Ok(out)
+        })
+        .collect();
+    let mut all = RunOutput::default();
+    for r in results {
+        all.extend(r?);
+    }
+    // STEP 3: Parquet, summary and figure.
+    let prov = provenance(def, base, seed);
+    write_batch(
+        &out_dir.join("epochs.parquet"),
+        &epochs_batch(&all.epochs),
+        &prov,
+    )?;
+    write_batch(
+        &out_dir.join("user_epochs.parquet"),
+        &user_epochs_batch(&all.users),
+        &prov,
+    )?;
+    write_batch(
+        &out_dir.join("bs_epochs.parquet"),
+        &bs_epochs_batch(&all.bs),
+        &prov,
+    )?;
+    let data = pfr_data(&all);
+    summary_table(&data).write(&out_dir.join("summary.parquet"), &prov)?;
+    plot_pfr(&data, &def.title, &out_dir.join(&def.id))?;
+    Ok(all)
+}
+
+fn relabel(out: &mut RunOutput, label: &str) {
+    out.epochs
+        .iter_mut()
+        .for_each(|r| r.scheme = label.to_string());
+    out.users
+        .iter_mut()
+        .for_each(|r| r.scheme = label.to_string());
+    out.bs.iter_mut().for_each(|r| r.scheme = label.to_string());
+}
+
+/// Per-drop accumulated PFR of a run, arms in order of first appearance.
+pub fn pfr_data(out: &RunOutput) -> PfrData {
+    let mut data = PfrData::default();
+    for r in &out.epochs {
+        data.push(&r.scheme, r.drop, r.epoch, r.accumulated_pfr);
+    }
+    data
+}
+
+/// Mean and 95% CI per (arm, epoch).
+pub fn summary_table(data: &PfrData) -> Table {
+    let (mut arm, mut epoch, mut mean, mut lo, mut hi, mut n) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for a in &data.arms {
+        for e in 1..=data.last_epoch {
+            let m = data.arm_ci(a, e);
+            if m.n == 0 {
+                continue;
+            }
+            arm.push(a.clone());
+            epoch.push(e);
+            mean.push(m.mean);
+            lo.push(m.half_width.map(|h| m.mean - h));
+            hi.push(m.half_width.map(|h| m.mean + h));
+            n.push(m.n as u32);
+        }
+    }
+    Table::new()
+        .col("scheme", Col::Str(arm))
+        .col("epoch", Col::U32(epoch))
+        .col("accumulated_pfr_mean", Col::F64(mean))
+        .col("accumulated_pfr_ci_low", Col::OptF64(lo))
+        .col("accumulated_pfr_ci_high", Col::OptF64(hi))
+        .col("drops", Col::U32(n))
+}
+
+/// The PFR figure: mean accumulated PFR per epoch with its 95% CI band.
+pub fn plot_pfr(data: &PfrData, title: &str, stem: &Path) -> Result<(PathBuf, PathBuf)> {
+    let series = data
+        .arms
+        .iter()
+        .map(|a| {
+            let epochs: Vec<u32> = (1..=data.last_epoch)
+                .filter(|e| data.arm_ci(a, *e).n > 0)
+                .collect();
+            let cis: Vec<_> = epochs.iter().map(|e| data.arm_ci(a, *e)).collect();
+            let band = cis.iter().all(|m| m.half_width.is_some()).then(|| {
+                (
+                    cis.iter()
+                        .map(|m| m.mean - m.half_width.unwrap_or(0.0))
+                        .collect(),
+                    cis.iter()
+                        .map(|m| m.mean + m.half_width.unwrap_or(0.0))
+                        .collect(),
+                )
+            });
+            Series {
+                label: a.clone(),
+                x: epochs.iter().map(|e| *e as f64).collect(),
+                y: cis.iter().map(|m| m.mean).collect(),
+                band,
+            }
+        })
+        .collect();
+    let n = data
+        .arms
+        .first()
+        .map_or(0, |a| data.arm_ci(a, data.last_epoch).n);
+    fig::save(
+        &Figure::Line(LineChart {
+            title: format!("{title} (mean, 95% CI over {n} drops)"),
+            x_label: "epoch n".into(),
+            y_label: "accumulated PFR Σ ln R̂ₖ(n) (R̂ in bps/Hz)".into(),
+            series,
+        }),
+        stem,
+    )
+}
+
+/// Mean of a per-row value per arm (e.g. backhaul bytes per epoch).
+pub fn mean_by_arm(labels: &[String], values: &[f64]) -> Vec<(String, f64, usize)> {
+    let mut order: Vec<String> = Vec::new();
+    let mut acc: HashMap<&str, Vec<f64>> = HashMap::new();
+    for (l, v) in labels.iter().zip(values) {
+        if !order.contains(l) {
+            order.push(l.clone());
+        }
+        acc.entry(l).or_default().push(*v);
+    }
+    order
+        .into_iter()
+        .map(|l| {
+            let m = mean_ci(&acc[l.as_str()]);
+            (l, m.mean, m.n)
+        })
+        .collect()
+}
