@@ -20,9 +20,11 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     }
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} {msg} ({elapsed} elapsed, ETA {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>12} [{bar:40}] {pos}/{len} {msg} ({elapsed} elapsed, ETA {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_prefix(what.to_string());
     bar
@@ -32,14 +34,16 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
 /// names a real problem rather than a missing folder.
 pub fn ensure_parent(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output folder {}", dir.display()))?;
     }
     Ok(())
 }
 
 /// Create an output folder (and parents).
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output folder {}", dir.display()))
 }
 
 /// Configure rayon's global pool when the user asked for a thread count.

@@ -90,13 +90,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let batches: Vec<Vec<RsrpRow>> = group
                 .par_iter()
                 .map(|&y0| {
-                    let mut scratch = Scratch::new(scenario.tx_antennas, scenario.beams, scenario.paths);
+                    let mut scratch =
+                        Scratch::new(scenario.tx_antennas, scenario.beams, scenario.paths);
                     let mut r = vec![0.0; scenario.beams];
                     let mut rows = Vec::new();
                     for iy in y0..(y0 + ROWS_PER_CHUNK).min(grid.ny) {
                         for ix in 0..grid.nx {
                             let p = grid.centre(ix, iy);
-                            if !in_ckm_area(&env.cells, b, p) || !is_measured(seed, b, ix, iy, fraction) {
+                            if !in_ckm_area(&env.cells, b, p)
+                                || !is_measured(seed, b, ix, iy, fraction)
+                            {
                                 continue;
                             }
                             let cell_key = ((iy as u64) << 32) | ix as u64;

@@ -77,7 +77,10 @@ pub struct Args {
 
 fn file_sha256(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -90,13 +93,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .filter(|s| !s.trim().is_empty())
         .map(Scheme::parse)
         .collect::<Result<_, _>>()?;
-    ensure!(!schemes.is_empty(), "--schemes is empty; expected some of {}", SCHEME_NAMES.join(", "));
+    ensure!(
+        !schemes.is_empty(),
+        "--schemes is empty; expected some of {}",
+        SCHEME_NAMES.join(", ")
+    );
     let labels: BTreeSet<_> = schemes.iter().map(|s| s.label.as_str()).collect();
-    ensure!(labels.len() == schemes.len(), "--schemes lists a scheme twice");
+    ensure!(
+        labels.len() == schemes.len(),
+        "--schemes lists a scheme twice"
+    );
 
     // Inputs, validated against the scenario and each other.
-    let (rows, traj_prov) =
-        traj::read(&args.trajectories).with_context(|| format!("cannot read trajectories {}", args.trajectories.display()))?;
+    let (rows, traj_prov) = traj::read(&args.trajectories)
+        .with_context(|| format!("cannot read trajectories {}", args.trajectories.display()))?;
     let hash = scenario.hash();
     if !traj_prov.scenario_hash.is_empty() && traj_prov.scenario_hash != hash {
         bail!(
@@ -125,16 +135,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => available.iter().copied().collect(),
     };
-    ensure!(!drops.is_empty(), "{} has no rows", args.trajectories.display());
+    ensure!(
+        !drops.is_empty(),
+        "{} has no rows",
+        args.trajectories.display()
+    );
     let seed = args.seed.unwrap_or(traj_prov.seed);
 
     let needs_ckm = schemes.iter().any(|s| s.uses_sensing());
     let mut ckm_inputs = Vec::new();
     let ckms: Vec<Option<Arc<CkmMap>>> = if needs_ckm {
-        let dir = args
-            .ckm_dir
-            .as_ref()
-            .context("the sd-uscb schemes need CKMs: pass --ckm-dir DIR (the output folder of build-ckm)")?;
+        let dir = args.ckm_dir.as_ref().context(
+            "the sd-uscb schemes need CKMs: pass --ckm-dir DIR (the output folder of build-ckm)",
+        )?;
         (0..scenario.num_bs())
             .map(|b| {
                 let path = dir.join(format!("bs{b}.ckm"));
@@ -186,7 +199,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .par_iter()
         .map(|&d| world.drop_truth(&rows, d, seed))
         .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("trajectories {} do not fit scenario {}", args.trajectories.display(), args.scenario.display()))?;
+        .with_context(|| {
+            format!(
+                "trajectories {} do not fit scenario {}",
+                args.trajectories.display(),
+                args.scenario.display()
+            )
+        })?;
 
     let opts = RunOptions {
         seed,
@@ -195,7 +214,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         dump_dir: args.dump_instances.clone(),
         ..RunOptions::default()
     };
-    let jobs: Vec<(usize, usize)> = (0..schemes.len()).flat_map(|s| (0..truths.len()).map(move |d| (s, d))).collect();
+    let jobs: Vec<(usize, usize)> = (0..schemes.len())
+        .flat_map(|s| (0..truths.len()).map(move |d| (s, d)))
+        .collect();
     let bar = progress((jobs.len() * scenario.epochs) as u64, "epochs");
     let results: Vec<anyhow::Result<RunOutput>> = jobs
         .par_iter()
@@ -217,9 +238,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with("drops", drops.len())
         .with("noise_power_w", world.noise_w);
     let out = |name: &str| args.out_dir.join(name);
-    write_batch(&out("epochs.parquet"), &epochs_batch(&all.epochs), &provenance)?;
-    write_batch(&out("user_epochs.parquet"), &user_epochs_batch(&all.users), &provenance)?;
-    write_batch(&out("bs_epochs.parquet"), &bs_epochs_batch(&all.bs), &provenance)?;
+    write_batch(
+        &out("epochs.parquet"),
+        &epochs_batch(&all.epochs),
+        &provenance,
+    )?;
+    write_batch(
+        &out("user_epochs.parquet"),
+        &user_epochs_batch(&all.users),
+        &provenance,
+    )?;
+    write_batch(
+        &out("bs_epochs.parquet"),
+        &bs_epochs_batch(&all.bs),
+        &provenance,
+    )?;
 
     let manifest = serde_json::json!({
         "tool": "run-sdusc",
@@ -240,11 +273,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "timing": !args.no_timing,
         "wall_time_s": wall.elapsed().as_secs_f64(),
     });
-    sdusc_formats::atomic::write_bytes(&out("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())
-        .with_context(|| format!("cannot write {}", out("manifest.json").display()))?;
+    sdusc_formats::atomic::write_bytes(
+        &out("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", out("manifest.json").display()))?;
 
     print_summary(&schemes, &all, scenario.epochs as u32, scenario.num_bs());
-    eprintln!("run-sdusc: {} drops × {} schemes → {}", drops.len(), schemes.len(), args.out_dir.display());
+    eprintln!(
+        "run-sdusc: {} drops × {} schemes → {}",
+        drops.len(),
+        schemes.len(),
+        args.out_dir.display()
+    );
     Ok(())
 }
 
@@ -279,10 +320,15 @@ pub fn print_summary(schemes: &[Scheme], all: &RunOutput, last_epoch: u32, num_b
             .filter_map(|(d, v)| base.iter().find(|(bd, _)| bd == d).map(|(_, b)| v - b))
             .collect();
         let rows: Vec<_> = all.epochs.iter().filter(|r| r.scheme == s.label).collect();
-        let bytes = rows.iter().map(|r| r.backhaul_bytes as f64).sum::<f64>() / rows.len().max(1) as f64;
+        let bytes =
+            rows.iter().map(|r| r.backhaul_bytes as f64).sum::<f64>() / rows.len().max(1) as f64;
         let bs: Vec<_> = all.bs.iter().filter(|r| r.scheme == s.label).collect();
         let time_ms = 1e3 * bs.iter().map(|r| r.bf_time_s).sum::<f64>() / bs.len().max(1) as f64;
-        let delta = if s.label == schemes[0].label { "–".to_string() } else { fmt_ci(&mean_ci(&diffs)) };
+        let delta = if s.label == schemes[0].label {
+            "–".to_string()
+        } else {
+            fmt_ci(&mean_ci(&diffs))
+        };
         println!(
             "| {} | {} | {} | {:.0} | {:.3} |",
             s.label,

@@ -14,7 +14,17 @@ fn prepare(dir: &Path, scenario: &Path) -> (PathBuf, PathBuf) {
     let ckm = dir.join("ckm");
     ok("gen-traj", &["--scenario", s(scenario), "--out", s(&traj)]);
     ok("gen-rsrp", &["--scenario", s(scenario), "--out", s(&rsrp)]);
-    ok("build-ckm", &["--scenario", s(scenario), "--rsrp", s(&rsrp), "--out-dir", s(&ckm)]);
+    ok(
+        "build-ckm",
+        &[
+            "--scenario",
+            s(scenario),
+            "--rsrp",
+            s(&rsrp),
+            "--out-dir",
+            s(&ckm),
+        ],
+    );
     (traj, ckm)
 }
 
@@ -28,19 +38,44 @@ fn every_scheme_runs_and_the_tables_agree() {
     let table = ok(
         "run-sdusc",
         &[
-            "--scenario", s(&smoke()), "--trajectories", s(&traj), "--ckm-dir", s(&ckm), "--out-dir", s(&out),
-            "--schemes", schemes, "--dump-instances", s(&dumps),
+            "--scenario",
+            s(&smoke()),
+            "--trajectories",
+            s(&traj),
+            "--ckm-dir",
+            s(&ckm),
+            "--out-dir",
+            s(&out),
+            "--schemes",
+            schemes,
+            "--dump-instances",
+            s(&dumps),
         ],
     );
     for scheme in schemes.split(',') {
-        assert!(table.contains(&format!("| {scheme} |")), "summary lacks {scheme}:\n{table}");
+        assert!(
+            table.contains(&format!("| {scheme} |")),
+            "summary lacks {scheme}:\n{table}"
+        );
     }
-    for f in ["epochs.parquet", "user_epochs.parquet", "bs_epochs.parquet", "manifest.json"] {
+    for f in [
+        "epochs.parquet",
+        "user_epochs.parquet",
+        "bs_epochs.parquet",
+        "manifest.json",
+    ] {
         assert!(out.join(f).is_file(), "{f}");
     }
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["inputs"]["ckm"].as_array().unwrap().len(), 3);
-    assert_eq!(manifest["inputs"]["trajectories"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        manifest["inputs"]["trajectories"]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
     // DualOpt instances: <scheme>_d<drop>_e<epoch>_bs<id>.npz
     assert!(dumps.join("sd-uscb_d0_e1_bs0.npz").is_file());
     // Backhaul bytes in epochs.parquet are the sum over BSs of bs_epochs.parquet.
@@ -52,7 +87,11 @@ fn every_scheme_runs_and_the_tables_agree() {
             let b = b.unwrap();
             total += match column_f64(&b, col, &path) {
                 Ok(v) => v.iter().sum::<f64>(),
-                Err(_) => column_u64(&b, col, &path).unwrap().iter().map(|&x| x as f64).sum(),
+                Err(_) => column_u64(&b, col, &path)
+                    .unwrap()
+                    .iter()
+                    .map(|&x| x as f64)
+                    .sum(),
             };
         }
         total
@@ -60,7 +99,10 @@ fn every_scheme_runs_and_the_tables_agree() {
     let bs_tx = sum_col("bs_epochs.parquet", "backhaul_tx_bytes");
     let bs_rx = sum_col("bs_epochs.parquet", "backhaul_rx_bytes");
     let ep = sum_col("epochs.parquet", "backhaul_bytes");
-    assert!(ep >= bs_tx && ep <= bs_tx + bs_rx, "{ep} vs tx {bs_tx} rx {bs_rx}");
+    assert!(
+        ep >= bs_tx && ep <= bs_tx + bs_rx,
+        "{ep} vs tx {bs_tx} rx {bs_rx}"
+    );
 }
 
 #[test]
@@ -71,8 +113,17 @@ fn outputs_are_identical_across_thread_counts_and_agent_order() {
     let run = |name: &str, extra: &[&str]| {
         let out = dir.path().join(name);
         let mut args = vec![
-            "--scenario", s(&scenario), "--trajectories", s(&traj), "--ckm-dir", s(&ckm), "--out-dir", s(&out),
-            "--schemes", "sd-uscb,cwmmse", "--no-timing",
+            "--scenario",
+            s(&scenario),
+            "--trajectories",
+            s(&traj),
+            "--ckm-dir",
+            s(&ckm),
+            "--out-dir",
+            s(&out),
+            "--schemes",
+            "sd-uscb,cwmmse",
+            "--no-timing",
         ];
         args.extend_from_slice(extra);
         ok("run-sdusc", &args);
@@ -81,7 +132,11 @@ fn outputs_are_identical_across_thread_counts_and_agent_order() {
     let a = run("a", &["--threads", "1", "--serial-agents"]);
     let b = run("b", &["--threads", "3"]);
     for f in ["epochs.parquet", "user_epochs.parquet", "bs_epochs.parquet"] {
-        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
     }
 }
 
@@ -92,30 +147,75 @@ fn mismatched_inputs_are_refused_with_the_reason() {
     let out = dir.path().join("run");
     // A different scenario (Nt = 4): trajectories and CKMs no longer fit.
     let other = dir.path().join("other.toml");
-    std::fs::write(&other, std::fs::read_to_string(smoke()).unwrap().replace("tx_antennas = 8", "tx_antennas = 4")).unwrap();
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(smoke())
+            .unwrap()
+            .replace("tx_antennas = 8", "tx_antennas = 4"),
+    )
+    .unwrap();
     let err = fails(
         "run-sdusc",
-        &["--scenario", s(&other), "--trajectories", s(&traj), "--ckm-dir", s(&ckm), "--out-dir", s(&out)],
+        &[
+            "--scenario",
+            s(&other),
+            "--trajectories",
+            s(&traj),
+            "--ckm-dir",
+            s(&ckm),
+            "--out-dir",
+            s(&out),
+        ],
     );
-    assert!(err.contains("trajectories") && err.contains("gen-traj"), "{err}");
+    assert!(
+        err.contains("trajectories") && err.contains("gen-traj"),
+        "{err}"
+    );
     let traj4 = dir.path().join("traj4.parquet");
     ok("gen-traj", &["--scenario", s(&other), "--out", s(&traj4)]);
     let err = fails(
         "run-sdusc",
-        &["--scenario", s(&other), "--trajectories", s(&traj4), "--ckm-dir", s(&ckm), "--out-dir", s(&out)],
+        &[
+            "--scenario",
+            s(&other),
+            "--trajectories",
+            s(&traj4),
+            "--ckm-dir",
+            s(&ckm),
+            "--out-dir",
+            s(&out),
+        ],
     );
     assert!(err.contains("bs0.ckm") && err.contains("Nt"), "{err}");
     // A missing CKM names its path.
     std::fs::remove_file(ckm.join("bs2.ckm")).unwrap();
     let err = fails(
         "run-sdusc",
-        &["--scenario", s(&smoke()), "--trajectories", s(&traj), "--ckm-dir", s(&ckm), "--out-dir", s(&out)],
+        &[
+            "--scenario",
+            s(&smoke()),
+            "--trajectories",
+            s(&traj),
+            "--ckm-dir",
+            s(&ckm),
+            "--out-dir",
+            s(&out),
+        ],
     );
     assert!(err.contains("bs2.ckm"), "{err}");
     // An unknown scheme lists the known ones.
     let err = fails(
         "run-sdusc",
-        &["--scenario", s(&smoke()), "--trajectories", s(&traj), "--out-dir", s(&out), "--schemes", "cwmse"],
+        &[
+            "--scenario",
+            s(&smoke()),
+            "--trajectories",
+            s(&traj),
+            "--out-dir",
+            s(&out),
+            "--schemes",
+            "cwmse",
+        ],
     );
     assert!(err.contains("cwmse") && err.contains("cwmmse"), "{err}");
     assert!(!out.join("epochs.parquet").exists());

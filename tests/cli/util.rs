@@ -42,7 +42,10 @@ pub fn ok(name: &str, args: &[&str]) -> String {
 /// Run and require failure, returning stderr.
 pub fn fails(name: &str, args: &[&str]) -> String {
     let out = run(name, args);
-    assert!(!out.status.success(), "{name} {args:?} unexpectedly succeeded");
+    assert!(
+        !out.status.success(),
+        "{name} {args:?} unexpectedly succeeded"
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 

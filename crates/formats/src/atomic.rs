@@ -27,11 +27,20 @@ impl AtomicFile {
                 format!("output folder {} does not exist", dir.display()),
             ));
         }
-        let name = dest
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a file path", dest.display())))?;
-        let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
-        let file = File::create(&tmp).map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", tmp.display())))?;
+        let name = dest.file_name().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a file path", dest.display()),
+            )
+        })?;
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let file = File::create(&tmp).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot create {}: {e}", tmp.display()))
+        })?;
         Ok(Self {
             tmp,
             dest: dest.to_path_buf(),
@@ -46,7 +55,10 @@ impl AtomicFile {
 
     /// A clone of the handle, for writers that take ownership (e.g. Parquet's).
     pub fn try_clone(&self) -> io::Result<File> {
-        self.file.as_ref().expect("file is open until commit").try_clone()
+        self.file
+            .as_ref()
+            .expect("file is open until commit")
+            .try_clone()
     }
 
     /// fsync and rename into place.
@@ -54,8 +66,16 @@ impl AtomicFile {
         let file = self.file.take().expect("commit once");
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&self.tmp, &self.dest)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot rename {} to {}: {e}", self.tmp.display(), self.dest.display())))?;
+        std::fs::rename(&self.tmp, &self.dest).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot rename {} to {}: {e}",
+                    self.tmp.display(),
+                    self.dest.display()
+                ),
+            )
+        })?;
         if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Persist the rename; not all platforms can fsync a directory.
             if let Ok(d) = File::open(dir) {

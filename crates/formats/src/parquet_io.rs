@@ -60,12 +60,18 @@ pub struct ParquetSink {
 
 impl std::fmt::Debug for ParquetSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParquetSink").field("path", &self.path).finish()
+        f.debug_struct("ParquetSink")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
 impl ParquetSink {
-    pub fn create(path: &Path, schema: SchemaRef, provenance: &Provenance) -> Result<Self, ParquetIoError> {
+    pub fn create(
+        path: &Path,
+        schema: SchemaRef,
+        provenance: &Provenance,
+    ) -> Result<Self, ParquetIoError> {
         let io = |source| ParquetIoError::Io {
             path: path.to_path_buf(),
             source,
@@ -78,11 +84,14 @@ impl ParquetSink {
             .map(|(k, v)| KeyValue::new(k, v))
             .collect();
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).expect("valid zstd level"),
+            ))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_key_value_metadata(Some(kv))
             .build();
-        let writer = ArrowWriter::try_new(handle, schema, Some(props)).map_err(|e| ParquetIoError::parquet(path, e))?;
+        let writer = ArrowWriter::try_new(handle, schema, Some(props))
+            .map_err(|e| ParquetIoError::parquet(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -91,19 +100,28 @@ impl ParquetSink {
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetIoError> {
-        self.writer.write(batch).map_err(|e| ParquetIoError::parquet(&self.path, e))
+        self.writer
+            .write(batch)
+            .map_err(|e| ParquetIoError::parquet(&self.path, e))
     }
 
     /// Close the Parquet footer, fsync and rename into place.
     pub fn finish(self) -> Result<(), ParquetIoError> {
         let Self { path, file, writer } = self;
-        writer.close().map_err(|e| ParquetIoError::parquet(&path, e))?;
-        file.commit().map_err(|source| ParquetIoError::Io { path, source })
+        writer
+            .close()
+            .map_err(|e| ParquetIoError::parquet(&path, e))?;
+        file.commit()
+            .map_err(|source| ParquetIoError::Io { path, source })
     }
 }
 
 /// Write one batch as a whole artifact.
-pub fn write_batch(path: &Path, batch: &RecordBatch, provenance: &Provenance) -> Result<(), ParquetIoError> {
+pub fn write_batch(
+    path: &Path,
+    batch: &RecordBatch,
+    provenance: &Provenance,
+) -> Result<(), ParquetIoError> {
     let mut sink = ParquetSink::create(path, batch.schema(), provenance)?;
     sink.write(batch)?;
     sink.finish()
@@ -120,7 +138,10 @@ pub struct ParquetSource {
 
 impl std::fmt::Debug for ParquetSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParquetSource").field("path", &self.path).field("rows", &self.rows).finish()
+        f.debug_struct("ParquetSource")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .finish()
     }
 }
 
@@ -130,7 +151,8 @@ impl ParquetSource {
             path: path.to_path_buf(),
             source,
         })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| ParquetIoError::parquet(path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| ParquetIoError::parquet(path, e))?;
         let meta = builder.metadata().file_metadata();
         let rows = usize::try_from(meta.num_rows()).unwrap_or(0);
         let provenance = Provenance::from_key_values(
@@ -156,13 +178,19 @@ impl ParquetSource {
     /// The next batch, or `None` at the end.
     pub fn next_batch(&mut self) -> Option<Result<RecordBatch, ParquetIoError>> {
         let path = self.path.clone();
-        self.reader.next().map(|r| r.map_err(|e| ParquetIoError::parquet(&path, e)))
+        self.reader
+            .next()
+            .map(|r| r.map_err(|e| ParquetIoError::parquet(&path, e)))
     }
 }
 
 /// Column `name` of `batch` as f64, accepting any numeric Arrow type;
 /// a missing column or nulls are errors naming the file and column.
-pub fn column_f64(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<f64>, ParquetIoError> {
+pub fn column_f64(
+    batch: &RecordBatch,
+    name: &str,
+    path: &Path,
+) -> Result<Vec<f64>, ParquetIoError> {
     let arr = numeric_column(batch, name, path, &arrow::datatypes::DataType::Float64)?;
     let arr = arr
         .as_any()
@@ -173,7 +201,11 @@ pub fn column_f64(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<f6
 
 /// Column `name` of `batch` as u64, accepting any integer Arrow type;
 /// negative values are errors.
-pub fn column_u64(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<u64>, ParquetIoError> {
+pub fn column_u64(
+    batch: &RecordBatch,
+    name: &str,
+    path: &Path,
+) -> Result<Vec<u64>, ParquetIoError> {
     use arrow::datatypes::DataType;
     let col = batch
         .column_by_name(name)
@@ -181,20 +213,28 @@ pub fn column_u64(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<u6
     if !col.data_type().is_integer() {
         return Err(ParquetIoError::schema(
             path,
-            format!("column `{name}` has type {}; expected an integer type", col.data_type()),
+            format!(
+                "column `{name}` has type {}; expected an integer type",
+                col.data_type()
+            ),
         ));
     }
     let as_i64 = arrow::compute::cast(col, &DataType::Int64);
     let values: Vec<u64> = match as_i64 {
         Ok(a) => {
             check_no_nulls(&a, name, path)?;
-            let a = a.as_any().downcast_ref::<arrow::array::Int64Array>().expect("Int64");
+            let a = a
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .expect("Int64");
             let mut out = Vec::with_capacity(a.len());
             for (row, &v) in a.values().iter().enumerate() {
                 if v < 0 {
                     return Err(ParquetIoError::schema(
                         path,
-                        format!("column `{name}` row {row} (in this batch) is {v}; expected a non-negative integer"),
+                        format!(
+                            "column `{name}` row {row} (in this batch) is {v}; expected a non-negative integer"
+                        ),
                     ));
                 }
                 out.push(v as u64);
@@ -203,24 +243,47 @@ pub fn column_u64(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<u6
         }
         Err(_) => {
             // UInt64 values above i64::MAX.
-            let a = arrow::compute::cast(col, &DataType::UInt64).map_err(|e| ParquetIoError::schema(path, e.to_string()))?;
+            let a = arrow::compute::cast(col, &DataType::UInt64)
+                .map_err(|e| ParquetIoError::schema(path, e.to_string()))?;
             check_no_nulls(&a, name, path)?;
-            a.as_any().downcast_ref::<arrow::array::UInt64Array>().expect("UInt64").values().to_vec()
+            a.as_any()
+                .downcast_ref::<arrow::array::UInt64Array>()
+                .expect("UInt64")
+                .values()
+                .to_vec()
         }
     };
     Ok(values)
 }
 
 fn missing_column(batch: &RecordBatch, name: &str, path: &Path) -> ParquetIoError {
-    let present: Vec<_> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
-    ParquetIoError::schema(path, format!("missing column `{name}` (columns present: {})", present.join(", ")))
+    let present: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    ParquetIoError::schema(
+        path,
+        format!(
+            "missing column `{name}` (columns present: {})",
+            present.join(", ")
+        ),
+    )
 }
 
-fn check_no_nulls(arr: &arrow::array::ArrayRef, name: &str, path: &Path) -> Result<(), ParquetIoError> {
+fn check_no_nulls(
+    arr: &arrow::array::ArrayRef,
+    name: &str,
+    path: &Path,
+) -> Result<(), ParquetIoError> {
     if arr.null_count() > 0 {
         return Err(ParquetIoError::schema(
             path,
-            format!("column `{name}` has {} null values; expected none", arr.null_count()),
+            format!(
+                "column `{name}` has {} null values; expected none",
+                arr.null_count()
+            ),
         ));
     }
     Ok(())
@@ -238,10 +301,14 @@ fn numeric_column(
     if !col.data_type().is_numeric() {
         return Err(ParquetIoError::schema(
             path,
-            format!("column `{name}` has type {}; expected a numeric type", col.data_type()),
+            format!(
+                "column `{name}` has type {}; expected a numeric type",
+                col.data_type()
+            ),
         ));
     }
-    let out = arrow::compute::cast(col, to).map_err(|e| ParquetIoError::schema(path, format!("column `{name}`: {e}")))?;
+    let out = arrow::compute::cast(col, to)
+        .map_err(|e| ParquetIoError::schema(path, format!("column `{name}`: {e}")))?;
     check_no_nulls(&out, name, path)?;
     Ok(out)
 }

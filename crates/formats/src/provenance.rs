@@ -38,8 +38,14 @@ impl Provenance {
         let mut kv = vec![
             ("sdusc.tool".to_string(), self.tool.clone()),
             ("sdusc.tool_version".to_string(), self.tool_version.clone()),
-            ("sdusc.scenario_name".to_string(), self.scenario_name.clone()),
-            ("sdusc.scenario_hash".to_string(), self.scenario_hash.clone()),
+            (
+                "sdusc.scenario_name".to_string(),
+                self.scenario_name.clone(),
+            ),
+            (
+                "sdusc.scenario_hash".to_string(),
+                self.scenario_hash.clone(),
+            ),
             ("sdusc.seed".to_string(), self.seed.to_string()),
         ];
         for (k, v) in &self.extra {
@@ -52,7 +58,9 @@ impl Provenance {
     pub fn from_key_values<'a>(kv: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut p = Provenance::default();
         for (k, v) in kv {
-            let Some(k) = k.strip_prefix("sdusc.") else { continue };
+            let Some(k) = k.strip_prefix("sdusc.") else {
+                continue;
+            };
             match k {
                 "tool" => p.tool = v.to_string(),
                 "tool_version" => p.tool_version = v.to_string(),

@@ -43,8 +43,12 @@ pub fn to_batch(rows: &[RsrpRow]) -> RecordBatch {
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.bs_id))),
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.x_m))),
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.y_m))),
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.beam_id))),
-            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.rsrp_dbm))),
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.beam_id),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.rsrp_dbm),
+            )),
         ],
     )
     .expect("columns match the schema")

@@ -47,8 +47,10 @@ pub fn schema() -> SchemaRef {
 }
 
 pub fn to_batch(rows: &[TrajRow]) -> RecordBatch {
-    let u = |g: fn(&TrajRow) -> u32| Arc::new(UInt32Array::from_iter_values(rows.iter().map(g))) as _;
-    let f = |g: fn(&TrajRow) -> f64| Arc::new(Float64Array::from_iter_values(rows.iter().map(g))) as _;
+    let u =
+        |g: fn(&TrajRow) -> u32| Arc::new(UInt32Array::from_iter_values(rows.iter().map(g))) as _;
+    let f =
+        |g: fn(&TrajRow) -> f64| Arc::new(Float64Array::from_iter_values(rows.iter().map(g))) as _;
     RecordBatch::try_new(
         schema(),
         vec![
@@ -74,10 +76,22 @@ pub fn read(path: &Path) -> Result<(Vec<TrajRow>, Provenance), ParquetIoError> {
         let u32col = |name: &str| -> Result<Vec<u32>, ParquetIoError> {
             column_u64(&batch, name, path)?
                 .into_iter()
-                .map(|v| u32::try_from(v).map_err(|_| ParquetIoError::schema(path, format!("column `{name}` value {v} exceeds u32"))))
+                .map(|v| {
+                    u32::try_from(v).map_err(|_| {
+                        ParquetIoError::schema(
+                            path,
+                            format!("column `{name}` value {v} exceeds u32"),
+                        )
+                    })
+                })
                 .collect()
         };
-        let (drop, epoch, user, bs) = (u32col("drop")?, u32col("epoch")?, u32col("user_id")?, u32col("bs_id")?);
+        let (drop, epoch, user, bs) = (
+            u32col("drop")?,
+            u32col("epoch")?,
+            u32col("user_id")?,
+            u32col("bs_id")?,
+        );
         let (x, y, vx, vy) = (
             column_f64(&batch, "x_m", path)?,
             column_f64(&batch, "y_m", path)?,
@@ -95,10 +109,16 @@ pub fn read(path: &Path) -> Result<(Vec<TrajRow>, Provenance), ParquetIoError> {
                 vx_mps: vx[i],
                 vy_mps: vy[i],
             };
-            if ![row.x_m, row.y_m, row.vx_mps, row.vy_mps].iter().all(|v| v.is_finite()) {
+            if ![row.x_m, row.y_m, row.vx_mps, row.vy_mps]
+                .iter()
+                .all(|v| v.is_finite())
+            {
                 return Err(ParquetIoError::schema(
                     path,
-                    format!("row {} has a non-finite position or velocity; expected finite numbers", rows.len()),
+                    format!(
+                        "row {} has a non-finite position or velocity; expected finite numbers",
+                        rows.len()
+                    ),
                 ));
             }
             rows.push(row);

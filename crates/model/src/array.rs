@@ -37,7 +37,10 @@ mod tests {
                 let norm2: f64 = a.iter().map(|z| z.norm_sqr()).sum();
                 assert!((norm2 - 1.0).abs() < 1e-12);
                 let k = n - 1;
-                let expected = C64::from_polar(1.0 / (n as f64).sqrt(), std::f64::consts::PI * k as f64 * theta.sin());
+                let expected = C64::from_polar(
+                    1.0 / (n as f64).sqrt(),
+                    std::f64::consts::PI * k as f64 * theta.sin(),
+                );
                 assert!((a[k] - expected).norm() < 1e-12);
             }
         }

@@ -116,7 +116,15 @@ impl Environment {
 
     /// Small-scale phases of link `b` → user `user` in `epoch` of the drop
     /// with seed `drop_seed`, one per path of `paths`.
-    pub fn phases(&self, paths: &[Path], b: usize, intra_cell: bool, drop_seed: u64, epoch: u64, user: u64) -> Vec<f64> {
+    pub fn phases(
+        &self,
+        paths: &[Path],
+        b: usize,
+        intra_cell: bool,
+        drop_seed: u64,
+        epoch: u64,
+        user: u64,
+    ) -> Vec<f64> {
         paths
             .iter()
             .enumerate()
@@ -146,7 +154,15 @@ impl Environment {
 
     /// The channel of epoch `epoch` from BS `b` to user `user` (served by
     /// `serving_bs`) at `p`, for the drop with seed `drop_seed`.
-    pub fn epoch_channel(&self, b: usize, p: Point, serving_bs: usize, drop_seed: u64, epoch: u64, user: u64) -> Vec<C64> {
+    pub fn epoch_channel(
+        &self,
+        b: usize,
+        p: Point,
+        serving_bs: usize,
+        drop_seed: u64,
+        epoch: u64,
+        user: u64,
+    ) -> Vec<C64> {
         let paths = self.paths(b, p);
         let phases = self.phases(&paths, b, b == serving_bs, drop_seed, epoch, user);
         let mut h = vec![C64::new(0.0, 0.0); self.tx_antennas];
@@ -209,7 +225,12 @@ mod tests {
         let total: f64 = paths.iter().map(|q| q.power).sum();
         let n = 4000;
         let mean = (0..n)
-            .map(|e| env.epoch_channel(0, p, 0, 11, e, 3).iter().map(|z| z.norm_sqr()).sum::<f64>())
+            .map(|e| {
+                env.epoch_channel(0, p, 0, 11, e, 3)
+                    .iter()
+                    .map(|z| z.norm_sqr())
+                    .sum::<f64>()
+            })
             .sum::<f64>()
             / n as f64;
         assert!((mean / total - 1.0).abs() < 0.05, "{mean} vs {total}");

@@ -42,7 +42,8 @@ impl Scratch {
 
 /// Is grid cell (ix, iy) of BS `b` measured by the drive test?
 pub fn is_measured(seed: u64, b: usize, ix: usize, iy: usize, fraction: f64) -> bool {
-    fraction >= 1.0 || rng::uniform(&[rng::tag::MEASURED, seed, b as u64, ix as u64, iy as u64]) < fraction
+    fraction >= 1.0
+        || rng::uniform(&[rng::tag::MEASURED, seed, b as u64, ix as u64, iy as u64]) < fraction
 }
 
 /// Measure the RSRP (W) of every beam of `codebook` (Nt×Nb, column b = w_b)
@@ -67,7 +68,11 @@ pub fn measure_into(
         steering_into(path.theta, &mut scratch.steer);
         for beam in 0..nb {
             let w = codebook.column(beam);
-            scratch.proj[q * nb + beam] = w.iter().zip(&scratch.steer).map(|(w, a)| w.conj() * a).sum();
+            scratch.proj[q * nb + beam] = w
+                .iter()
+                .zip(&scratch.steer)
+                .map(|(w, a)| w.conj() * a)
+                .sum();
         }
     }
     // STEP 2: snapshots with fresh phases and noise.
@@ -84,9 +89,16 @@ pub fn measure_into(
             })
             .collect();
         for (beam, r) in out.iter_mut().enumerate() {
-            let mut y: C64 = gains.iter().enumerate().map(|(q, g)| g * scratch.proj[q * nb + beam]).sum();
+            let mut y: C64 = gains
+                .iter()
+                .enumerate()
+                .map(|(q, g)| g * scratch.proj[q * nb + beam])
+                .sum();
             let k = rng::key(&[rng::key(&words), 1000 + beam as u64]);
-            y += C64::new(amp_noise * rng::normal(&[k, 0]), amp_noise * rng::normal(&[k, 1]));
+            y += C64::new(
+                amp_noise * rng::normal(&[k, 0]),
+                amp_noise * rng::normal(&[k, 1]),
+            );
             *r += y.norm_sqr();
         }
     }
@@ -94,14 +106,25 @@ pub fn measure_into(
 }
 
 /// The noise-free expected RSRP P_T Σ_q α_q |w_bᴴ a(θ_q)|² (W) of every beam.
-pub fn expected_rsrp(env: &Environment, codebook: &Array2<C64>, b: usize, p: Point, power_w: f64) -> Vec<f64> {
+pub fn expected_rsrp(
+    env: &Environment,
+    codebook: &Array2<C64>,
+    b: usize,
+    p: Point,
+    power_w: f64,
+) -> Vec<f64> {
     let nt = codebook.nrows();
     let mut steer = vec![C64::new(0.0, 0.0); nt];
     let mut out = vec![0.0; codebook.ncols()];
     for path in env.paths(b, p) {
         steering_into(path.theta, &mut steer);
         for (beam, r) in out.iter_mut().enumerate() {
-            let g: C64 = codebook.column(beam).iter().zip(&steer).map(|(w, a)| w.conj() * a).sum();
+            let g: C64 = codebook
+                .column(beam)
+                .iter()
+                .zip(&steer)
+                .map(|(w, a)| w.conj() * a)
+                .sum();
             *r += power_w * path.power * g.norm_sqr();
         }
     }
@@ -116,7 +139,8 @@ mod tests {
 
     #[test]
     fn measured_rsrp_averages_to_its_expectation_plus_noise() {
-        let s = Scenario::from_toml(include_str!("../../../pipelines/smoke.toml"), "smoke").unwrap();
+        let s =
+            Scenario::from_toml(include_str!("../../../pipelines/smoke.toml"), "smoke").unwrap();
         let env = Environment::from_scenario(&s);
         let w = dft_codebook(s.tx_antennas, s.beams);
         let site = s.sites[1];
@@ -128,12 +152,29 @@ mod tests {
         let mut r = vec![0.0; s.beams];
         let trials = 4000;
         for k in 0..trials {
-            measure_into(&env, &w, 0, p, s.power_w, noise, 1, 3, k, &mut scratch, &mut r);
-            acc.iter_mut().zip(&r).for_each(|(a, x)| *a += x / trials as f64);
+            measure_into(
+                &env,
+                &w,
+                0,
+                p,
+                s.power_w,
+                noise,
+                1,
+                3,
+                k,
+                &mut scratch,
+                &mut r,
+            );
+            acc.iter_mut()
+                .zip(&r)
+                .for_each(|(a, x)| *a += x / trials as f64);
         }
         let total_e: f64 = expected.iter().map(|e| e + noise).sum();
         let total_m: f64 = acc.iter().sum();
-        assert!((total_m / total_e - 1.0).abs() < 0.03, "{total_m} vs {total_e}");
+        assert!(
+            (total_m / total_e - 1.0).abs() < 0.03,
+            "{total_m} vs {total_e}"
+        );
     }
 
     #[test]

@@ -40,7 +40,12 @@ impl UniformField {
         let sx = smoothstep(fx - ix);
         let sy = smoothstep(fy - iy);
         let (ix, iy) = (ix as i64, iy as i64);
-        let w = [(1.0 - sx) * (1.0 - sy), sx * (1.0 - sy), (1.0 - sx) * sy, sx * sy];
+        let w = [
+            (1.0 - sx) * (1.0 - sy),
+            sx * (1.0 - sy),
+            (1.0 - sx) * sy,
+            sx * sy,
+        ];
         let g = [
             self.lattice(ix, iy),
             self.lattice(ix + 1, iy),
@@ -77,7 +82,8 @@ fn erfc(x: f64) -> f64 {
                 + t * (0.096_784_18
                     + t * (-0.186_288_06
                         + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let r = t * poly.exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
@@ -108,7 +114,10 @@ mod tests {
         }
         // Chi-square with 9 dof; 27.9 is the 0.999 quantile.
         let expected = n as f64 / 10.0;
-        let chi2: f64 = hist.iter().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
+        let chi2: f64 = hist
+            .iter()
+            .map(|&c| (c as f64 - expected).powi(2) / expected)
+            .sum();
         assert!(chi2 < 27.9, "chi2 {chi2} hist {hist:?}");
     }
 

@@ -105,13 +105,21 @@ impl Cells {
             return Some(d.scale(1.0 / r));
         }
         if r < self.min_distance_m {
-            return Some(if r > 0.0 { d.scale(-1.0 / r) } else { site.direction(0.0).scale(-1.0) });
+            return Some(if r > 0.0 {
+                d.scale(-1.0 / r)
+            } else {
+                site.direction(0.0).scale(-1.0)
+            });
         }
         let theta = site.angle_to(p);
         if theta.abs() > self.sector_half_width_rad {
             // Outward normal of the sector edge on the violated side.
             let edge = site.direction(theta.signum() * self.sector_half_width_rad);
-            let normal = if theta > 0.0 { Point::new(-edge.y, edge.x) } else { Point::new(edge.y, -edge.x) };
+            let normal = if theta > 0.0 {
+                Point::new(-edge.y, edge.x)
+            } else {
+                Point::new(edge.y, -edge.x)
+            };
             return Some(normal);
         }
         for (o, other) in self.sites.iter().enumerate() {
@@ -133,7 +141,8 @@ impl Cells {
         let mut hi = Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY);
         let steps = 720;
         for i in 0..=steps {
-            let theta = -self.sector_half_width_rad + 2.0 * self.sector_half_width_rad * i as f64 / steps as f64;
+            let theta = -self.sector_half_width_rad
+                + 2.0 * self.sector_half_width_rad * i as f64 / steps as f64;
             for r in [self.min_distance_m, self.cell_radius_m] {
                 let p = site.position.add(site.direction(theta).scale(r));
                 lo = Point::new(lo.x.min(p.x), lo.y.min(p.y));
@@ -151,7 +160,10 @@ impl Cells {
         let mut count = 0usize;
         for i in 0..nx {
             for j in 0..ny {
-                let p = Point::new(lo.x + (i as f64 + 0.5) * step, lo.y + (j as f64 + 0.5) * step);
+                let p = Point::new(
+                    lo.x + (i as f64 + 0.5) * step,
+                    lo.y + (j as f64 + 0.5) * step,
+                );
                 if self.contains(b, p) {
                     count += 1;
                 }
@@ -270,7 +282,10 @@ mod tests {
         for b in 0..3 {
             assert!(cells.contains(b, centroid_dir(b, 50.0)));
             assert!(!cells.contains(b, centroid_dir(b, 5.0)), "too close");
-            assert!(!cells.contains(b, centroid_dir(b, 110.0)), "past the Voronoi border");
+            assert!(
+                !cells.contains(b, centroid_dir(b, 110.0)),
+                "past the Voronoi border"
+            );
         }
         let mut hits = 0;
         for i in 0..60 {

@@ -53,7 +53,8 @@ pub fn sample_in_cell<R: rand::Rng>(cells: &Cells, b: usize, rng: &mut R) -> Poi
         }
     }
     // Only a degenerate cell gets here (validation keeps cells non-empty in practice).
-    site.position.add(site.direction(0.0).scale(cells.min_distance_m))
+    site.position
+        .add(site.direction(0.0).scale(cells.min_distance_m))
 }
 
 /// Advance one step of `dt` seconds with reflection at the cell border.
@@ -62,7 +63,12 @@ pub fn step(cells: &Cells, b: usize, state: UserState, dt: f64) -> UserState {
     for _ in 0..8 {
         let next = state.position.add(v.scale(dt));
         match cells.violation(b, next) {
-            None => return UserState { position: next, velocity: v },
+            None => {
+                return UserState {
+                    position: next,
+                    velocity: v,
+                };
+            }
             Some(n) => {
                 let vn = v.dot(n);
                 if vn > 0.0 {
@@ -100,7 +106,11 @@ pub fn generate_drop(s: &Scenario, cells: &Cells, seed: u64, drop: usize) -> Vec
                 state = step(cells, b, state, s.epoch_s);
                 states.push(state);
             }
-            tracks.push(Track { user, bs: b, states });
+            tracks.push(Track {
+                user,
+                bs: b,
+                states,
+            });
         }
     }
     tracks
@@ -125,7 +135,11 @@ mod tests {
             for t in generate_drop(&s, &cells, 5, drop) {
                 assert_eq!(t.states.len(), s.epochs);
                 for w in t.states.windows(2) {
-                    assert!(cells.contains(t.bs, w[1].position), "user {} left cell", t.user);
+                    assert!(
+                        cells.contains(t.bs, w[1].position),
+                        "user {} left cell",
+                        t.user
+                    );
                     let moved = w[0].position.distance(w[1].position);
                     assert!(moved <= s.speed_mps * s.epoch_s + 1e-9);
                     assert!((w[1].velocity.norm() - s.speed_mps).abs() < 1e-9);
@@ -138,7 +152,13 @@ mod tests {
     fn drops_are_reproducible_and_distinct() {
         let s = smoke();
         let cells = Cells::from_scenario(&s);
-        assert_eq!(generate_drop(&s, &cells, 1, 0), generate_drop(&s, &cells, 1, 0));
-        assert_ne!(generate_drop(&s, &cells, 1, 0), generate_drop(&s, &cells, 1, 1));
+        assert_eq!(
+            generate_drop(&s, &cells, 1, 0),
+            generate_drop(&s, &cells, 1, 0)
+        );
+        assert_ne!(
+            generate_drop(&s, &cells, 1, 0),
+            generate_drop(&s, &cells, 1, 1)
+        );
     }
 }

@@ -51,7 +51,8 @@ mod tests {
 
     #[test]
     fn calibration_meets_its_defining_equation() {
-        let s = Scenario::from_toml(include_str!("../../../pipelines/smoke.toml"), "smoke").unwrap();
+        let s =
+            Scenario::from_toml(include_str!("../../../pipelines/smoke.toml"), "smoke").unwrap();
         let env = Environment::from_scenario(&s);
         let sigma2 = calibrated_noise_power(&s, &env);
         assert!(sigma2 > 0.0 && sigma2.is_finite());

@@ -292,7 +292,11 @@ fn check_range(field: &str, value: f64, lo: f64, hi: f64) -> Result<f64, Scenari
     if value.is_finite() && value >= lo && value <= hi {
         Ok(value)
     } else {
-        Err(invalid(field, value, &format!("a finite number in [{lo}, {hi}]")))
+        Err(invalid(
+            field,
+            value,
+            &format!("a finite number in [{lo}, {hi}]"),
+        ))
     }
 }
 
@@ -308,7 +312,11 @@ fn check_count(field: &str, value: usize, lo: usize, hi: usize) -> Result<usize,
     if (lo..=hi).contains(&value) {
         Ok(value)
     } else {
-        Err(invalid(field, value, &format!("an integer in [{lo}, {hi}]")))
+        Err(invalid(
+            field,
+            value,
+            &format!("an integer in [{lo}, {hi}]"),
+        ))
     }
 }
 
@@ -347,7 +355,11 @@ impl Scenario {
             }
             "explicit" => {
                 if n.sites.is_empty() {
-                    return Err(invalid("network.sites", "[]", "at least one site with layout = \"explicit\""));
+                    return Err(invalid(
+                        "network.sites",
+                        "[]",
+                        "at least one site with layout = \"explicit\"",
+                    ));
                 }
                 let mut sites = Vec::with_capacity(n.sites.len());
                 for (i, s) in n.sites.iter().enumerate() {
@@ -373,14 +385,25 @@ impl Scenario {
                 }
                 sites
             }
-            other => return Err(invalid("network.layout", format!("{other:?}"), "\"paper\" or \"explicit\"")),
+            other => {
+                return Err(invalid(
+                    "network.layout",
+                    format!("{other:?}"),
+                    "\"paper\" or \"explicit\"",
+                ));
+            }
         };
         let tx_antennas = check_count("network.tx_antennas", n.tx_antennas, 1, 1024)?;
         let rx_antennas = check_count("network.rx_antennas", n.rx_antennas, 1, 1024)?;
         let power_dbm = check_range("network.power_dbm", n.power_dbm, -30.0, 80.0)?;
         let carrier_ghz = check_range("network.carrier_ghz", n.carrier_ghz, 0.1, 300.0)?;
         let cell_radius_m = check_range("network.cell_radius_m", n.cell_radius_m, 1.0, 1e5)?;
-        let min_distance_m = check_range("network.min_distance_m", n.min_distance_m, 0.1, cell_radius_m)?;
+        let min_distance_m = check_range(
+            "network.min_distance_m",
+            n.min_distance_m,
+            0.1,
+            cell_radius_m,
+        )?;
         if min_distance_m >= cell_radius_m {
             return Err(invalid(
                 "network.min_distance_m",
@@ -388,18 +411,33 @@ impl Scenario {
                 "a distance smaller than network.cell_radius_m",
             ));
         }
-        let sector = check_range("network.sector_half_width_deg", n.sector_half_width_deg, 1.0, 90.0)?;
+        let sector = check_range(
+            "network.sector_half_width_deg",
+            n.sector_half_width_deg,
+            1.0,
+            90.0,
+        )?;
 
         let u = &raw.users;
         let users_per_cell = check_count("users.per_cell", u.per_cell, 1, 100_000)?;
         let max_scheduled = check_count("users.max_scheduled", u.max_scheduled, 1, 100_000)?;
         let speed_mps = check_range("users.speed_mps", u.speed_mps, 0.0, 1000.0)?;
-        let force_schedule_after = check_count("users.force_schedule_after", u.force_schedule_after, 1, 1_000_000)?;
+        let force_schedule_after = check_count(
+            "users.force_schedule_after",
+            u.force_schedule_after,
+            1,
+            1_000_000,
+        )?;
 
         let e = &raw.epochs;
         let epochs = check_count("epochs.count", e.count, 1, 1_000_000)?;
         let duration_ms = check_positive("epochs.duration_ms", e.duration_ms)?;
-        let delay_ms = check_range("epochs.backhaul_delay_ms", e.backhaul_delay_ms, 0.0, f64::MAX)?;
+        let delay_ms = check_range(
+            "epochs.backhaul_delay_ms",
+            e.backhaul_delay_ms,
+            0.0,
+            f64::MAX,
+        )?;
         if delay_ms >= duration_ms {
             return Err(invalid(
                 "epochs.backhaul_delay_ms",
@@ -409,7 +447,12 @@ impl Scenario {
         }
 
         let c = &raw.channel;
-        let alpha0_db = check_range("channel.reference_path_loss_db", c.reference_path_loss_db, -200.0, 0.0)?;
+        let alpha0_db = check_range(
+            "channel.reference_path_loss_db",
+            c.reference_path_loss_db,
+            -200.0,
+            0.0,
+        )?;
         let exponent = check_range("channel.path_loss_exponent", c.path_loss_exponent, 1.0, 6.0)?;
         let paths = check_count("channel.paths", c.paths, 1, 64)?;
         let [rho_lo, rho_hi] = c.nlos_power_ratio;
@@ -422,35 +465,68 @@ impl Scenario {
                 "[lo, hi] with lo <= hi",
             ));
         }
-        let phase_std = check_range("channel.inter_cell_phase_std_rad", c.inter_cell_phase_std_rad, 0.0, 10.0)?;
+        let phase_std = check_range(
+            "channel.inter_cell_phase_std_rad",
+            c.inter_cell_phase_std_rad,
+            0.0,
+            10.0,
+        )?;
         let phase_model = match c.phase_model.as_str() {
             "paper" => PhaseModel::Paper,
             "uniform" => PhaseModel::Uniform,
-            other => return Err(invalid("channel.phase_model", format!("{other:?}"), "\"paper\" or \"uniform\"")),
+            other => {
+                return Err(invalid(
+                    "channel.phase_model",
+                    format!("{other:?}"),
+                    "\"paper\" or \"uniform\"",
+                ));
+            }
         };
-        let snr_db = check_range("channel.snr_calibration_db", c.snr_calibration_db, -50.0, 100.0)?;
-        let corr = check_range("channel.correlation_distance_m", c.correlation_distance_m, 0.01, 1e4)?;
+        let snr_db = check_range(
+            "channel.snr_calibration_db",
+            c.snr_calibration_db,
+            -50.0,
+            100.0,
+        )?;
+        let corr = check_range(
+            "channel.correlation_distance_m",
+            c.correlation_distance_m,
+            0.01,
+            1e4,
+        )?;
 
         let k = &raw.ckm;
         let grid_m = check_range("ckm.grid_m", k.grid_m, 0.01, 1000.0)?;
         let beams = check_count("ckm.beams", k.beams, 1, 4096)?;
-        let measured_fraction = check_range("ckm.measured_fraction", k.measured_fraction, 1e-6, 1.0)?;
+        let measured_fraction =
+            check_range("ckm.measured_fraction", k.measured_fraction, 1e-6, 1.0)?;
         let snapshots = check_count("ckm.snapshots", k.snapshots, 1, 10_000)?;
         let angle_bins = check_count("ckm.angle_bins", k.angle_bins, 1, 100_000)?;
         let [amin, amax] = k.angle_range_deg;
         check_range("ckm.angle_range_deg[0]", amin, -90.0, 90.0)?;
         check_range("ckm.angle_range_deg[1]", amax, -90.0, 90.0)?;
         if amin >= amax {
-            return Err(invalid("ckm.angle_range_deg", format!("[{amin}, {amax}]"), "[min, max] with min < max"));
+            return Err(invalid(
+                "ckm.angle_range_deg",
+                format!("[{amin}, {amax}]"),
+                "[min, max] with min < max",
+            ));
         }
         // The CKM area must not be absurdly large for the grid (guards memory).
-        let extent = 2.0 * (cell_radius_m + sites.iter().map(|s| s.position.x.abs().max(s.position.y.abs())).fold(0.0, f64::max));
+        let extent = 2.0
+            * (cell_radius_m
+                + sites
+                    .iter()
+                    .map(|s| s.position.x.abs().max(s.position.y.abs()))
+                    .fold(0.0, f64::max));
         let cells_per_bs = (extent / grid_m).powi(2);
         if cells_per_bs > 5e8 {
             return Err(invalid(
                 "ckm.grid_m",
                 grid_m,
-                &format!("a grid with fewer than 5e8 cells over the {extent:.0} m area (got {cells_per_bs:.2e})"),
+                &format!(
+                    "a grid with fewer than 5e8 cells over the {extent:.0} m area (got {cells_per_bs:.2e})"
+                ),
             ));
         }
 
@@ -459,10 +535,21 @@ impl Scenario {
             error_scale_theta: check_positive("sensing.error_scale_theta", s.error_scale_theta)?,
             error_scale_tau: check_positive("sensing.error_scale_tau", s.error_scale_tau)?,
             error_scale_mu: check_positive("sensing.error_scale_mu", s.error_scale_mu)?,
-            matched_filter_gain: check_positive("sensing.matched_filter_gain", s.matched_filter_gain)?,
+            matched_filter_gain: check_positive(
+                "sensing.matched_filter_gain",
+                s.matched_filter_gain,
+            )?,
             threshold: check_positive("sensing.threshold", s.threshold)?,
-            reflection_coefficient: check_positive("sensing.reflection_coefficient", s.reflection_coefficient)?,
-            echo_noise_w: dbm_to_w(check_range("sensing.echo_noise_dbm", s.echo_noise_dbm, -250.0, 50.0)?),
+            reflection_coefficient: check_positive(
+                "sensing.reflection_coefficient",
+                s.reflection_coefficient,
+            )?,
+            echo_noise_w: dbm_to_w(check_range(
+                "sensing.echo_noise_dbm",
+                s.echo_noise_dbm,
+                -250.0,
+                50.0,
+            )?),
         };
         let drops = check_count("run.drops", raw.run.drops, 1, 100_000)?;
 
@@ -534,14 +621,19 @@ impl Scenario {
             ckm: &self.raw.ckm,
         };
         let canonical = toml::to_string(&part).expect("scenario sections serialize");
-        Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Centres of the angular bins θ_1…θ_Nθ of the APS dictionary (SPEC §5.2).
     pub fn angle_bin_centres(&self) -> Vec<f64> {
         let (lo, hi) = self.angle_range_rad;
         let step = (hi - lo) / self.angle_bins as f64;
-        (0..self.angle_bins).map(|i| lo + (i as f64 + 0.5) * step).collect()
+        (0..self.angle_bins)
+            .map(|i| lo + (i as f64 + 0.5) * step)
+            .collect()
     }
 
     /// Wavelength, m.
@@ -553,7 +645,11 @@ impl Scenario {
 /// The paper's three sites: (0,0), (180,0), (90, 90√3) m, each broadside
 /// pointing at the centroid.
 pub fn paper_sites() -> Vec<BsSite> {
-    let positions = [Point::new(0.0, 0.0), Point::new(180.0, 0.0), Point::new(90.0, 90.0 * 3f64.sqrt())];
+    let positions = [
+        Point::new(0.0, 0.0),
+        Point::new(180.0, 0.0),
+        Point::new(90.0, 90.0 * 3f64.sqrt()),
+    ];
     let centroid = Point::new(
         positions.iter().map(|p| p.x).sum::<f64>() / 3.0,
         positions.iter().map(|p| p.y).sum::<f64>() / 3.0,
@@ -595,7 +691,9 @@ mod tests {
     #[test]
     fn unknown_keys_are_named() {
         let text = SMOKE.replace("tx_antennas", "tx_antenas");
-        let err = Scenario::from_toml(&text, "x.toml").unwrap_err().to_string();
+        let err = Scenario::from_toml(&text, "x.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("tx_antenas"), "{err}");
     }
 
@@ -608,10 +706,18 @@ mod tests {
         for (key, field) in cases {
             let text: String = SMOKE
                 .lines()
-                .map(|l| if l.trim_start().starts_with(key) { format!("{key}0") } else { l.to_string() })
+                .map(|l| {
+                    if l.trim_start().starts_with(key) {
+                        format!("{key}0")
+                    } else {
+                        l.to_string()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
-            let err = Scenario::from_toml(&text, "x.toml").unwrap_err().to_string();
+            let err = Scenario::from_toml(&text, "x.toml")
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(field) && err.contains("expected"), "{err}");
         }
     }
@@ -621,11 +727,16 @@ mod tests {
         let a = Scenario::from_toml(SMOKE, "a").unwrap();
         let b = Scenario::from_toml(&format!("# comment\n{SMOKE}"), "b").unwrap();
         assert_eq!(a.hash(), b.hash());
-        let c = Scenario::from_toml(&SMOKE.replace("environment_seed = 7", "environment_seed = 8"), "c").unwrap();
+        let c = Scenario::from_toml(
+            &SMOKE.replace("environment_seed = 7", "environment_seed = 8"),
+            "c",
+        )
+        .unwrap();
         assert_ne!(a.hash(), c.hash());
         assert_ne!(a.world_hash(), c.world_hash());
         // Sensing and population settings do not change the world.
-        let d = Scenario::from_toml(&SMOKE.replace("threshold = 1.0", "threshold = 0.5"), "d").unwrap();
+        let d =
+            Scenario::from_toml(&SMOKE.replace("threshold = 1.0", "threshold = 0.5"), "d").unwrap();
         assert_ne!(a.hash(), d.hash());
         assert_eq!(a.world_hash(), d.world_hash());
     }

@@ -267,7 +267,14 @@ impl Tracker {
     /// echo's location with covariance diag((c σ_τ/2)², (d̂ σ_θ)²) in the
     /// echo's (radial, tangential) frame. The variances are the ones the radar
     /// reports with its detection (it measures the echo SINR).
-    fn fuse(&self, previous: Option<TrackState>, echo: &Echo, epoch: u64, u_r: Point, u_t: Point) -> (Point, [f64; 3]) {
+    fn fuse(
+        &self,
+        previous: Option<TrackState>,
+        echo: &Echo,
+        epoch: u64,
+        u_r: Point,
+        u_t: Point,
+    ) -> (Point, [f64; 3]) {
         let var_r = (SPEED_OF_LIGHT / 2.0).powi(2) * echo.variances.tau_s2;
         let var_t = echo.range_m.powi(2) * echo.variances.theta_rad2;
         // R = var_r u_r u_rᵀ + var_t u_t u_tᵀ
@@ -284,7 +291,11 @@ impl Tracker {
         let step = self.params.max_speed_mps * self.epoch_s;
         let q = step * step * ages.max(1.0);
         let prior = prev.position.add(prev.velocity.scale(ages * self.epoch_s));
-        let p = [prev.covariance[0] + q, prev.covariance[1], prev.covariance[2] + q];
+        let p = [
+            prev.covariance[0] + q,
+            prev.covariance[1],
+            prev.covariance[2] + q,
+        ];
         if !usable {
             return (prior, p);
         }
@@ -438,7 +449,13 @@ mod tests {
         t.update_from_echo(0, &exact_echo(truth), 0).unwrap();
         let (mut raw, mut fused) = (0.0, 0.0);
         for n in 1..=30u64 {
-            let key = EchoKey { seed: 1, drop: 0, epoch: n, bs: 0, user: 0 };
+            let key = EchoKey {
+                seed: 1,
+                drop: 0,
+                epoch: n,
+                bs: 0,
+                user: 0,
+            };
             let v = m.variances(1e3);
             let echo = echo_from_errors(&m, &truth, 1e3, v, draw_errors(&key, &v));
             t.update_from_echo(0, &echo, n).unwrap();

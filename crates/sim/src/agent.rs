@@ -126,7 +126,10 @@ impl BsAgent {
                 max_speed_mps: cfg.max_speed_mps,
                 ..TrackerParams::default()
             };
-            Some(Tracker::new(cfg.site, k, cfg.epoch_s, params).map_err(|e| SimError::Agent(cfg.id, e.to_string()))?)
+            Some(
+                Tracker::new(cfg.site, k, cfg.epoch_s, params)
+                    .map_err(|e| SimError::Agent(cfg.id, e.to_string()))?,
+            )
         } else {
             None
         };
@@ -169,7 +172,10 @@ impl BsAgent {
     pub fn plan(&mut self, obs: Observation) -> Result<Plan, SimError> {
         let k = self.cfg.users.len();
         if obs.own_channels.len() != k || obs.rate_feedback.len() != k {
-            return Err(self.err(format!("observation for {} users, expected {k}", obs.own_channels.len())));
+            return Err(self.err(format!(
+                "observation for {} users, expected {k}",
+                obs.own_channels.len()
+            )));
         }
         // PF state: R̂(n−1) from the feedback of epoch n−1.
         if obs.epoch > 1 {
@@ -222,7 +228,11 @@ impl BsAgent {
             self.fixed_schedule = Some(scheduled.clone());
         }
         for (u, streak) in self.unserved_streak.iter_mut().enumerate() {
-            *streak = if scheduled.contains(&u) { 0 } else { *streak + 1 };
+            *streak = if scheduled.contains(&u) {
+                0
+            } else {
+                *streak + 1
+            };
         }
 
         // STEP 3: outgoing messages.
@@ -234,7 +244,10 @@ impl BsAgent {
             BeamformerKind::Salinr | BeamformerKind::Slinr | BeamformerKind::SalinrReference => {
                 let mut locations = Vec::with_capacity(scheduled.len());
                 for &u in &scheduled {
-                    locations.push(self.estimates[u].ok_or_else(|| self.err(format!("no location estimate of user {u}")))?);
+                    locations
+                        .push(self.estimates[u].ok_or_else(|| {
+                            self.err(format!("no location estimate of user {u}"))
+                        })?);
                 }
                 let bytes = LocationMessage { sender, locations }.encode();
                 outgoing.extend(others.map(|m| (m, Payload::Locations(bytes.clone()))));
@@ -261,9 +274,15 @@ impl BsAgent {
                 let msg = VectorsMessage {
                     sender,
                     nt: self.cfg.tx_antennas as u16,
-                    vectors: scheduled.iter().flat_map(|&u| cross[u].iter().cloned()).collect(),
+                    vectors: scheduled
+                        .iter()
+                        .flat_map(|&u| cross[u].iter().cloned())
+                        .collect(),
                 };
-                central_upload = Some((msg.encode(), scheduled.iter().map(|&u| weights[u]).collect()));
+                central_upload = Some((
+                    msg.encode(),
+                    scheduled.iter().map(|&u| weights[u]).collect(),
+                ));
             }
             BeamformerKind::Pwmmse => {}
         }
@@ -300,13 +319,17 @@ impl BsAgent {
         let kind = self.cfg.scheme.beamformer;
         if kind == BeamformerKind::Pwmmse {
             let problem = NetworkProblem {
-                channels: channels.clone().into_shape_with_order((1, s.len(), nt)).map_err(|e| self.err(e))?,
+                channels: channels
+                    .clone()
+                    .into_shape_with_order((1, s.len(), nt))
+                    .map_err(|e| self.err(e))?,
                 serving: vec![0; s.len()],
                 weights,
                 noise_power: self.cfg.noise_w,
                 power_budgets: vec![self.cfg.power_w],
             };
-            let (beams, info) = wmmse::pwmmse(&problem, &self.cfg.wmmse).map_err(|e| self.err(e))?;
+            let (beams, info) =
+                wmmse::pwmmse(&problem, &self.cfg.wmmse).map_err(|e| self.err(e))?;
             return Ok(BeamOutcome {
                 beams,
                 outer_iterations: info.iterations as u32,
@@ -334,7 +357,10 @@ impl BsAgent {
                 }
             }
             _ => {
-                let ckm = self.ckm.as_ref().ok_or_else(|| self.err("scheme needs a CKM, none loaded"))?;
+                let ckm = self
+                    .ckm
+                    .as_ref()
+                    .ok_or_else(|| self.err("scheme needs a CKM, none loaded"))?;
                 let mut cov = Array2::<C64>::zeros((nt, nt));
                 for msg in &inbox.locations {
                     for &p in &msg.locations {
@@ -355,12 +381,16 @@ impl BsAgent {
 
         // Sensing constraints from the agent's own location estimates.
         let sensing = match (&self.cfg.echo_model, kind) {
-            (Some(model), BeamformerKind::Salinr | BeamformerKind::Slinr | BeamformerKind::SalinrReference) => {
+            (
+                Some(model),
+                BeamformerKind::Salinr | BeamformerKind::Slinr | BeamformerKind::SalinrReference,
+            ) => {
                 let mut steering = Array2::zeros((s.len(), nt));
                 let mut echo_gain = Vec::with_capacity(s.len());
                 let mut first = None;
                 for (i, &u) in s.iter().enumerate() {
-                    let p = self.estimates[u].ok_or_else(|| self.err(format!("no location estimate of user {u}")))?;
+                    let p = self.estimates[u]
+                        .ok_or_else(|| self.err(format!("no location estimate of user {u}")))?;
                     let c = model.constraint(p).map_err(|e| self.err(e))?;
                     for (j, z) in c.steering.iter().enumerate() {
                         steering[(i, j)] = *z;
@@ -389,13 +419,18 @@ impl BsAgent {
         };
         let v0 = fp::initial_beams(&problem, &self.cfg.dualopt.fp).map_err(|e| self.err(e))?;
         let (beams, info) = match kind {
-            BeamformerKind::SalinrReference => reference::solve_fp_from(&problem, &v0, &self.cfg.reference),
+            BeamformerKind::SalinrReference => {
+                reference::solve_fp_from(&problem, &v0, &self.cfg.reference)
+            }
             _ => dualopt::solve_from(&problem, &v0, &self.cfg.dualopt),
         }
         .map_err(|e| self.err(e))?;
         let elapsed_s = start.elapsed().as_secs_f64();
         let objective = info.objective_history.last().copied().unwrap_or(0.0);
-        let constraint_ratio = match (sdusc_beamforming::salinr::sensing_variances(&problem, &beams), &problem.sensing) {
+        let constraint_ratio = match (
+            sdusc_beamforming::salinr::sensing_variances(&problem, &beams),
+            &problem.sensing,
+        ) {
             (Ok(Some(vars)), Some(sd)) => vars.iter().map(|v| Some(v / sd.threshold)).collect(),
             _ => vec![None; s.len()],
         };

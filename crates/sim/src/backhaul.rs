@@ -74,7 +74,9 @@ impl LocationMessage {
             });
         }
         let f = |i: usize| f32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes")) as f64;
-        let locations = (0..n).map(|k| Point::new(f(4 + 8 * k), f(8 + 8 * k))).collect();
+        let locations = (0..n)
+            .map(|k| Point::new(f(4 + 8 * k), f(8 + 8 * k)))
+            .collect();
         Ok(Self { sender, locations })
     }
 }
@@ -133,7 +135,11 @@ impl VectorsMessage {
                     .collect()
             })
             .collect();
-        Ok(Self { sender, nt, vectors })
+        Ok(Self {
+            sender,
+            nt,
+            vectors,
+        })
     }
 }
 
@@ -150,7 +156,10 @@ pub struct Inbox {
 
 /// Deliver encoded messages: `outgoing[s]` is the list of (destination, bytes)
 /// that BS `s` sends. Returns each BS's inbox and the bytes each BS sent.
-pub fn deliver(outgoing: &[Vec<(usize, Payload)>], num_bs: usize) -> Result<(Vec<Inbox>, Vec<u64>), DecodeError> {
+pub fn deliver(
+    outgoing: &[Vec<(usize, Payload)>],
+    num_bs: usize,
+) -> Result<(Vec<Inbox>, Vec<u64>), DecodeError> {
     let mut inboxes = vec![Inbox::default(); num_bs];
     let mut tx = vec![0u64; num_bs];
     for (sender, msgs) in outgoing.iter().enumerate() {
@@ -202,7 +211,11 @@ mod tests {
         let m = VectorsMessage {
             sender: 1,
             nt: 3,
-            vectors: vec![vec![C64::new(0.5, -0.25), C64::new(1.0, 2.0), C64::new(0.0, 0.125)]],
+            vectors: vec![vec![
+                C64::new(0.5, -0.25),
+                C64::new(1.0, 2.0),
+                C64::new(0.0, 0.125),
+            ]],
         };
         let b = m.encode();
         assert_eq!(b.len(), VectorsMessage::encoded_len(1, 3));
@@ -211,8 +224,20 @@ mod tests {
 
     #[test]
     fn delivery_counts_bytes_both_ways() {
-        let loc = |s| Payload::Locations(LocationMessage { sender: s, locations: vec![Point::new(0.0, 0.0)] }.encode());
-        let out = vec![vec![(1, loc(0)), (2, loc(0))], vec![(0, loc(1)), (2, loc(1))], vec![]];
+        let loc = |s| {
+            Payload::Locations(
+                LocationMessage {
+                    sender: s,
+                    locations: vec![Point::new(0.0, 0.0)],
+                }
+                .encode(),
+            )
+        };
+        let out = vec![
+            vec![(1, loc(0)), (2, loc(0))],
+            vec![(0, loc(1)), (2, loc(1))],
+            vec![],
+        ];
         let (inboxes, tx) = deliver(&out, 3).unwrap();
         assert_eq!(tx, vec![24, 24, 0]);
         assert_eq!(inboxes[2].rx_bytes, 24);

@@ -98,9 +98,17 @@ fn map_agents<T: Send, I: Send>(
     f: impl Fn(&mut BsAgent, I) -> Result<T, SimError> + Sync + Send,
 ) -> Result<Vec<T>, SimError> {
     let results: Vec<Result<T, SimError>> = if parallel {
-        agents.par_iter_mut().zip(inputs).map(|(a, i)| f(a, i)).collect()
+        agents
+            .par_iter_mut()
+            .zip(inputs)
+            .map(|(a, i)| f(a, i))
+            .collect()
     } else {
-        agents.iter_mut().zip(inputs).map(|(a, i)| f(a, i)).collect()
+        agents
+            .iter_mut()
+            .zip(inputs)
+            .map(|(a, i)| f(a, i))
+            .collect()
     };
     results.into_iter().collect()
 }
@@ -120,18 +128,25 @@ pub fn run_scheme_drop(
     let nt = s.tx_antennas;
     let codebook = Arc::new(dft_codebook(nt, s.beams));
     let sensing = scheme.uses_sensing();
-    let needs_cross = matches!(scheme.beamformer, BeamformerKind::FpSalinrPerfect | BeamformerKind::Cwmmse);
+    let needs_cross = matches!(
+        scheme.beamformer,
+        BeamformerKind::FpSalinrPerfect | BeamformerKind::Cwmmse
+    );
 
     // The physical radars (world side) and the agents' models (with c̄).
     let radar = |b: usize, threshold: f64| {
         let mut params = s.sensing;
         params.threshold = threshold;
-        EchoModel::new(s.sites[b], nt, s.rx_antennas, s.carrier_hz, params).map_err(|e| SimError::World(e.to_string()))
+        EchoModel::new(s.sites[b], nt, s.rx_antennas, s.carrier_hz, params)
+            .map_err(|e| SimError::World(e.to_string()))
     };
-    let radars: Vec<EchoModel> = (0..l).map(|b| radar(b, s.sensing.threshold)).collect::<Result<_, _>>()?;
+    let radars: Vec<EchoModel> = (0..l)
+        .map(|b| radar(b, s.sensing.threshold))
+        .collect::<Result<_, _>>()?;
     let dump_prefix = format!("{}_d{}", sanitize(&scheme.label), truth.drop);
     if let Some(dir) = &opts.dump_dir {
-        std::fs::create_dir_all(dir).map_err(|e| SimError::World(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SimError::World(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut agents = (0..l)
         .map(|b| {
@@ -149,7 +164,11 @@ pub fn run_scheme_drop(
                 max_speed_mps: (2.0 * s.speed_mps).max(1.0),
                 scheme: scheme.clone(),
                 codebook: Arc::clone(&codebook),
-                echo_model: if sensing { Some(radar(b, scheme.threshold.unwrap_or(s.sensing.threshold))?) } else { None },
+                echo_model: if sensing {
+                    Some(radar(b, scheme.threshold.unwrap_or(s.sensing.threshold))?)
+                } else {
+                    None
+                },
                 dualopt: opts.dualopt.clone(),
                 reference: opts.reference.clone(),
                 wmmse: opts.wmmse.clone(),
@@ -185,9 +204,22 @@ pub fn run_scheme_drop(
                     for local in 0..per_cell {
                         let u = b * per_cell + local;
                         let st = et.states[u];
-                        let kin = TrueKinematics { position: st.position, velocity: st.velocity };
-                        let exact = EchoErrors { theta_rad: 0.0, tau_s: 0.0, mu_hz: 0.0 };
-                        let echo = echo_from_errors(&radars[b], &kin, f64::INFINITY, radars[b].variances(1e12), exact);
+                        let kin = TrueKinematics {
+                            position: st.position,
+                            velocity: st.velocity,
+                        };
+                        let exact = EchoErrors {
+                            theta_rad: 0.0,
+                            tau_s: 0.0,
+                            mu_hz: 0.0,
+                        };
+                        let echo = echo_from_errors(
+                            &radars[b],
+                            &kin,
+                            f64::INFINITY,
+                            radars[b].variances(1e12),
+                            exact,
+                        );
                         echoes.push((local, echo, n));
                     }
                 } else if n == 1 {
@@ -197,21 +229,31 @@ pub fn run_scheme_drop(
                         let st = et.states[u];
                         let a = steering(nt, s.sites[b].angle_to(st.position));
                         let beam = vec![a.iter().map(|z| z * amp).collect::<Vec<C64>>()];
-                        let kin = TrueKinematics { position: st.position, velocity: st.velocity };
+                        let kin = TrueKinematics {
+                            position: st.position,
+                            velocity: st.velocity,
+                        };
                         let echo = sense_echo(&radars[b], &key(0, u), &kin, &beam, 0)
                             .map_err(|e| SimError::World(e.to_string()))?
-                            .ok_or_else(|| SimError::World(format!("initial access of user {u} got no echo")))?;
+                            .ok_or_else(|| {
+                                SimError::World(format!("initial access of user {u} got no echo"))
+                            })?;
                         echoes.push((local, echo, 1));
                     }
                 } else {
                     let (prev_users, prev_beams) = &previous[b];
-                    let beam_vecs: Vec<Vec<C64>> = prev_beams.rows().into_iter().map(|r| r.to_vec()).collect();
+                    let beam_vecs: Vec<Vec<C64>> =
+                        prev_beams.rows().into_iter().map(|r| r.to_vec()).collect();
                     let prev_truth = &truth.epochs[n as usize - 2];
                     for (i, &u) in prev_users.iter().enumerate() {
                         let st = prev_truth.states[u];
-                        let kin = TrueKinematics { position: st.position, velocity: st.velocity };
-                        if let Some(echo) = sense_echo(&radars[b], &key(n - 1, u), &kin, &beam_vecs, i)
-                            .map_err(|e| SimError::World(e.to_string()))?
+                        let kin = TrueKinematics {
+                            position: st.position,
+                            velocity: st.velocity,
+                        };
+                        if let Some(echo) =
+                            sense_echo(&radars[b], &key(n - 1, u), &kin, &beam_vecs, i)
+                                .map_err(|e| SimError::World(e.to_string()))?
                         {
                             echo_vars[u] = Some(echo.variances.theta_rad2);
                             echoes.push((u - b * per_cell, echo, n - 1));
@@ -225,22 +267,39 @@ pub fn run_scheme_drop(
                 own_channels: own.clone().map(|u| et.channel(b, u)).collect(),
                 rate_feedback: own.clone().map(|u| last_rate[u]).collect(),
                 echoes,
-                cross_channels: needs_cross.then(|| own.map(|u| (0..l).map(|m| et.channel(m, u)).collect()).collect()),
+                cross_channels: needs_cross.then(|| {
+                    own.map(|u| (0..l).map(|m| et.channel(m, u)).collect())
+                        .collect()
+                }),
             });
         }
 
         // STEPS 2–3: agents schedule and send.
-        let plans: Vec<Plan> = map_agents(&mut agents, observations, opts.parallel_agents, |a, o| a.plan(o))?;
+        let plans: Vec<Plan> =
+            map_agents(&mut agents, observations, opts.parallel_agents, |a, o| {
+                a.plan(o)
+            })?;
         let outgoing: Vec<_> = plans.iter().map(|p| p.outgoing.clone()).collect();
         let (inboxes, mut tx) = backhaul::deliver(&outgoing, l)?;
         let mut rx: Vec<u64> = inboxes.iter().map(|i| i.rx_bytes).collect();
 
         // STEP 4: beams (agents, or the central unit for CWMMSE).
         let outcomes: Vec<BeamOutcome> = if scheme.beamformer == BeamformerKind::Cwmmse {
-            central_wmmse(&plans, l, nt, world.noise_w, s.power_w, &opts.wmmse, &mut tx, &mut rx)?
+            central_wmmse(
+                &plans,
+                l,
+                nt,
+                world.noise_w,
+                s.power_w,
+                &opts.wmmse,
+                &mut tx,
+                &mut rx,
+            )?
         } else {
             let inputs: Vec<_> = inboxes.into_iter().collect();
-            map_agents(&mut agents, inputs, opts.parallel_agents, |a, inbox| a.beamform(&inbox))?
+            map_agents(&mut agents, inputs, opts.parallel_agents, |a, inbox| {
+                a.beamform(&inbox)
+            })?
         };
 
         // STEP 5 (world side): true SINR with every BS's beams.
@@ -258,11 +317,14 @@ pub fn run_scheme_drop(
                 row += 1;
             }
         }
-        let channels = Array3::from_shape_fn((l, sched.len(), nt), |(m, k, i)| et.channels[(m, sched[k], i)]);
+        let channels = Array3::from_shape_fn((l, sched.len(), nt), |(m, k, i)| {
+            et.channels[(m, sched[k], i)]
+        });
         let sinr = if sched.is_empty() {
             Vec::new()
         } else {
-            true_sinr(&channels, &serving, &beams, world.noise_w).map_err(|e| SimError::World(e.to_string()))?
+            true_sinr(&channels, &serving, &beams, world.noise_w)
+                .map_err(|e| SimError::World(e.to_string()))?
         };
         let mut rate = vec![0.0; users];
         let mut user_sinr = vec![None; users];
@@ -337,8 +399,14 @@ pub fn run_scheme_drop(
             accumulated_pfr: accumulated_pfr(&avg_rate),
             sum_rate_bps_hz: rate.iter().sum(),
             users_unserved: avg_rate.iter().filter(|&&r| r == 0.0).count() as u32,
-            backhaul_bytes: tx.iter().sum::<u64>() + if scheme.beamformer == BeamformerKind::Cwmmse { rx.iter().sum::<u64>() } else { 0 },
-            mean_location_error_m: (!sched_err.is_empty()).then(|| sched_err.iter().sum::<f64>() / sched_err.len() as f64),
+            backhaul_bytes: tx.iter().sum::<u64>()
+                + if scheme.beamformer == BeamformerKind::Cwmmse {
+                    rx.iter().sum::<u64>()
+                } else {
+                    0
+                },
+            mean_location_error_m: (!sched_err.is_empty())
+                .then(|| sched_err.iter().sum::<f64>() / sched_err.len() as f64),
             relaxed_constraints: relaxed.len() as u32,
         });
 
@@ -346,7 +414,12 @@ pub fn run_scheme_drop(
             .iter()
             .zip(&outcomes)
             .enumerate()
-            .map(|(b, (p, o))| (p.scheduled.iter().map(|&u| b * per_cell + u).collect(), o.beams.clone()))
+            .map(|(b, (p, o))| {
+                (
+                    p.scheduled.iter().map(|&u| b * per_cell + u).collect(),
+                    o.beams.clone(),
+                )
+            })
             .collect();
     }
     Ok(out)
@@ -356,7 +429,10 @@ type Beams = Array2<C64>;
 
 /// Σ_k ln(max(R̂_k, R_floor)) (SPEC §11).
 pub fn accumulated_pfr(avg_rates: &[f64]) -> f64 {
-    avg_rates.iter().map(|r| r.max(RATE_FLOOR_BPS_HZ).ln()).sum()
+    avg_rates
+        .iter()
+        .map(|r| r.max(RATE_FLOOR_BPS_HZ).ln())
+        .sum()
 }
 
 /// The central unit of CWMMSE: decode the uploads, solve, send beams back.
@@ -399,7 +475,8 @@ fn central_wmmse(
             noise_power: noise_w,
             power_budgets: vec![power_w; l],
         };
-        let (beams, info) = wmmse::cwmmse(&problem, params).map_err(|e| SimError::World(format!("CWMMSE: {e}")))?;
+        let (beams, info) =
+            wmmse::cwmmse(&problem, params).map_err(|e| SimError::World(format!("CWMMSE: {e}")))?;
         (beams, Some(info))
     };
     let elapsed = start.elapsed().as_secs_f64() / l as f64;
@@ -433,6 +510,12 @@ fn central_wmmse(
 fn sanitize(label: &str) -> String {
     label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

@@ -123,7 +123,11 @@ impl Scheme {
             fixed_schedule: false,
             perfect_sensing: false,
         };
-        for opt in options.into_iter().flat_map(|o| o.split(',')).filter(|o| !o.is_empty()) {
+        for opt in options
+            .into_iter()
+            .flat_map(|o| o.split(','))
+            .filter(|o| !o.is_empty())
+        {
             let bad = |expected| SchemeError::BadOption {
                 scheme: spec.to_string(),
                 option: opt.to_string(),
@@ -146,7 +150,8 @@ impl Scheme {
                     }
                 }
                 "fixed" => {
-                    scheme.fixed_schedule = v.parse().map_err(|_| bad("fixed=true or fixed=false"))?;
+                    scheme.fixed_schedule =
+                        v.parse().map_err(|_| bad("fixed=true or fixed=false"))?;
                 }
                 "sensing" => {
                     scheme.perfect_sensing = match v {

@@ -5,8 +5,9 @@
 /// Two-sided 97.5% quantile of Student's t with `dof` degrees of freedom.
 pub fn t975(dof: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
     ];
     match dof {
         0 => f64::INFINITY,
@@ -27,14 +28,22 @@ pub struct MeanCi {
 pub fn mean_ci(xs: &[f64]) -> MeanCi {
     let n = xs.len();
     if n == 0 {
-        return MeanCi { mean: 0.0, half_width: None, n };
+        return MeanCi {
+            mean: 0.0,
+            half_width: None,
+            n,
+        };
     }
     let mean = xs.iter().sum::<f64>() / n as f64;
     let half_width = (n >= 2).then(|| {
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
         t975(n - 1) * (var / n as f64).sqrt()
     });
-    MeanCi { mean, half_width, n }
+    MeanCi {
+        mean,
+        half_width,
+        n,
+    }
 }
 
 #[cfg(test)]

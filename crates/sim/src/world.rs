@@ -54,7 +54,11 @@ impl World {
     pub fn new(scenario: Scenario) -> Self {
         let env = Environment::from_scenario(&scenario);
         let noise_w = calibrated_noise_power(&scenario, &env);
-        Self { scenario, env, noise_w }
+        Self {
+            scenario,
+            env,
+            noise_w,
+        }
     }
 
     pub fn num_users(&self) -> usize {
@@ -68,7 +72,12 @@ impl World {
 
     /// The truth of drop `drop`: trajectories from `rows` (all drops mixed is
     /// fine), channels of every epoch with phases keyed by (`seed`, drop).
-    pub fn drop_truth(&self, rows: &[TrajRow], drop: u32, seed: u64) -> Result<DropTruth, TruthError> {
+    pub fn drop_truth(
+        &self,
+        rows: &[TrajRow],
+        drop: u32,
+        seed: u64,
+    ) -> Result<DropTruth, TruthError> {
         let s = &self.scenario;
         let users = self.num_users();
         let mut states: BTreeMap<(u32, u32), UserState> = BTreeMap::new();
@@ -85,7 +94,9 @@ impl World {
                 return Err(bad(format!("outside epochs 1..={}", s.epochs)));
             }
             if r.user_id as usize >= users {
-                return Err(bad(format!("a user id ≥ {users} (the scenario's user count)")));
+                return Err(bad(format!(
+                    "a user id ≥ {users} (the scenario's user count)"
+                )));
             }
             if r.bs_id as usize != self.serving_bs(r.user_id as usize) {
                 return Err(bad(format!(
@@ -97,7 +108,10 @@ impl World {
             }
             let p = Point::new(r.x_m, r.y_m);
             if !self.env.cells.contains(r.bs_id as usize, p) {
-                return Err(bad(format!("at ({:.2}, {:.2}) m, outside the cell of BS {}", p.x, p.y, r.bs_id)));
+                return Err(bad(format!(
+                    "at ({:.2}, {:.2}) m, outside the cell of BS {}",
+                    p.x, p.y, r.bs_id
+                )));
             }
             states.insert(
                 (r.epoch, r.user_id),
@@ -129,13 +143,23 @@ impl World {
                 let mut channels = Array3::zeros((l, users, nt));
                 for m in 0..l {
                     for (u, state) in st.iter().enumerate() {
-                        let h = self.env.epoch_channel(m, state.position, self.serving_bs(u), dseed, e as u64, u as u64);
+                        let h = self.env.epoch_channel(
+                            m,
+                            state.position,
+                            self.serving_bs(u),
+                            dseed,
+                            e as u64,
+                            u as u64,
+                        );
                         for (i, z) in h.into_iter().enumerate() {
                             channels[(m, u, i)] = z;
                         }
                     }
                 }
-                EpochTruth { states: st, channels }
+                EpochTruth {
+                    states: st,
+                    channels,
+                }
             })
             .collect();
         Ok(DropTruth {

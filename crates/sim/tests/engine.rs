@@ -13,7 +13,9 @@ use sdusc_sim::scheme::SCHEME_NAMES;
 use sdusc_sim::{RunOptions, Scheme, World, run_scheme_drop};
 
 fn scenario(epochs: usize) -> Scenario {
-    let mut raw = Scenario::from_toml(include_str!("../../../pipelines/smoke.toml"), "smoke").unwrap().raw;
+    let mut raw = Scenario::from_toml(include_str!("../../../pipelines/smoke.toml"), "smoke")
+        .unwrap()
+        .raw;
     raw.epochs.count = epochs;
     Scenario::validate(raw).unwrap()
 }
@@ -88,7 +90,10 @@ fn true_ckms(world: &World) -> Vec<Option<Arc<CkmMap>>> {
                                 .min_by(|a, c| (a.1 - theta).abs().total_cmp(&(c.1 - theta).abs()))
                                 .unwrap()
                                 .0;
-                            ApsPath { bin: bin as u32, power: q.power }
+                            ApsPath {
+                                bin: bin as u32,
+                                power: q.power,
+                            }
                         })
                         .collect();
                     ckm.set(grid.index(ix, iy), CellState::Measured, &paths);
@@ -113,15 +118,28 @@ fn every_scheme_runs_end_to_end_with_finite_metrics() {
     let world = World::new(s.clone());
     let truth = world.drop_truth(&rows(&s, 1), 0, 5).unwrap();
     let ckms = true_ckms(&world);
-    let names = SCHEME_NAMES.iter().map(|n| n.to_string()).chain(["sd-uscb:sensing=perfect".to_string()]);
+    let names = SCHEME_NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .chain(["sd-uscb:sensing=perfect".to_string()]);
     for name in names {
         let name = name.as_str();
-        let out = run_scheme_drop(&world, &truth, &ckms, &Scheme::parse(name).unwrap(), &opts()).unwrap();
+        let out = run_scheme_drop(
+            &world,
+            &truth,
+            &ckms,
+            &Scheme::parse(name).unwrap(),
+            &opts(),
+        )
+        .unwrap();
         assert_eq!(out.epochs.len(), 3, "{name}");
         assert_eq!(out.users.len(), 3 * world.num_users());
         assert_eq!(out.bs.len(), 3 * s.num_bs());
         for r in &out.epochs {
-            assert!(r.accumulated_pfr.is_finite() && r.sum_rate_bps_hz > 0.0, "{name}: {r:?}");
+            assert!(
+                r.accumulated_pfr.is_finite() && r.sum_rate_bps_hz > 0.0,
+                "{name}: {r:?}"
+            );
         }
         for r in &out.users {
             if name.ends_with("sensing=perfect") {
@@ -131,7 +149,14 @@ fn every_scheme_runs_end_to_end_with_finite_metrics() {
             assert_eq!(r.scheduled, r.sinr_db.is_some());
         }
         for r in &out.bs {
-            assert!(r.n_scheduled as usize <= if name == "sd-uscb-all-users" { s.users_per_cell } else { s.max_scheduled });
+            assert!(
+                r.n_scheduled as usize
+                    <= if name == "sd-uscb-all-users" {
+                        s.users_per_cell
+                    } else {
+                        s.max_scheduled
+                    }
+            );
         }
     }
 }
@@ -157,7 +182,8 @@ fn agents_decide_without_inter_cell_truth() {
     }
     let ckms = true_ckms(&world);
     let decisions = |t, name: &str| {
-        let out = run_scheme_drop(&world, t, &ckms, &Scheme::parse(name).unwrap(), &opts()).unwrap();
+        let out =
+            run_scheme_drop(&world, t, &ckms, &Scheme::parse(name).unwrap(), &opts()).unwrap();
         let sched: Vec<bool> = out.users.iter().map(|r| r.scheduled).collect();
         let objective: Vec<f64> = out.bs.iter().map(|r| r.objective).collect();
         let sum_rate = out.epochs[0].sum_rate_bps_hz;
@@ -185,7 +211,17 @@ fn serial_and_parallel_agents_give_identical_metrics() {
     for name in ["sd-uscb", "cwmmse"] {
         let scheme = Scheme::parse(name).unwrap();
         let par = run_scheme_drop(&world, &truth, &ckms, &scheme, &opts()).unwrap();
-        let ser = run_scheme_drop(&world, &truth, &ckms, &scheme, &RunOptions { parallel_agents: false, ..opts() }).unwrap();
+        let ser = run_scheme_drop(
+            &world,
+            &truth,
+            &ckms,
+            &scheme,
+            &RunOptions {
+                parallel_agents: false,
+                ..opts()
+            },
+        )
+        .unwrap();
         assert_eq!(par, ser, "{name}");
     }
 }
@@ -195,7 +231,14 @@ fn pf_averages_and_pfr_recompute_from_user_rows() {
     let s = scenario(4);
     let world = World::new(s.clone());
     let truth = world.drop_truth(&rows(&s, 1), 0, 5).unwrap();
-    let out = run_scheme_drop(&world, &truth, &true_ckms(&world), &Scheme::parse("sd-uscb").unwrap(), &opts()).unwrap();
+    let out = run_scheme_drop(
+        &world,
+        &truth,
+        &true_ckms(&world),
+        &Scheme::parse("sd-uscb").unwrap(),
+        &opts(),
+    )
+    .unwrap();
     let users = world.num_users();
     let mut sum = vec![0.0; users];
     for e in 1..=4u32 {
@@ -209,9 +252,15 @@ fn pf_averages_and_pfr_recompute_from_user_rows() {
         let avgs: Vec<f64> = sum.iter().map(|x| x / e as f64).collect();
         let ep = out.epochs.iter().find(|r| r.epoch == e).unwrap();
         assert!((accumulated_pfr(&avgs) - ep.accumulated_pfr).abs() < 1e-9);
-        let pfr: f64 = avgs.iter().map(|r| r.max(sdusc_sim::RATE_FLOOR_BPS_HZ).ln()).sum();
+        let pfr: f64 = avgs
+            .iter()
+            .map(|r| r.max(sdusc_sim::RATE_FLOOR_BPS_HZ).ln())
+            .sum();
         assert!((pfr - ep.accumulated_pfr).abs() < 1e-9);
-        assert_eq!(ep.users_unserved as usize, avgs.iter().filter(|&&r| r == 0.0).count());
+        assert_eq!(
+            ep.users_unserved as usize,
+            avgs.iter().filter(|&&r| r == 0.0).count()
+        );
         let total: f64 = rows.iter().map(|r| r.rate_bps_hz).sum();
         assert!((total - ep.sum_rate_bps_hz).abs() < 1e-9);
     }
@@ -222,10 +271,20 @@ fn location_exchange_costs_exactly_its_encoding() {
     let s = scenario(2);
     let world = World::new(s.clone());
     let truth = world.drop_truth(&rows(&s, 1), 0, 5).unwrap();
-    let out = run_scheme_drop(&world, &truth, &true_ckms(&world), &Scheme::parse("sd-uscb").unwrap(), &opts()).unwrap();
+    let out = run_scheme_drop(
+        &world,
+        &truth,
+        &true_ckms(&world),
+        &Scheme::parse("sd-uscb").unwrap(),
+        &opts(),
+    )
+    .unwrap();
     let l = s.num_bs() as u64;
     for r in &out.bs {
-        assert_eq!(r.backhaul_tx_bytes, (l - 1) * (4 + 8 * r.n_scheduled as u64));
+        assert_eq!(
+            r.backhaul_tx_bytes,
+            (l - 1) * (4 + 8 * r.n_scheduled as u64)
+        );
         let others: u64 = out
             .bs
             .iter()
@@ -234,8 +293,19 @@ fn location_exchange_costs_exactly_its_encoding() {
             .sum();
         assert_eq!(r.backhaul_rx_bytes, others);
     }
-    let pw = run_scheme_drop(&world, &truth, &true_ckms(&world), &Scheme::parse("pwmmse").unwrap(), &opts()).unwrap();
-    assert!(pw.bs.iter().all(|r| r.backhaul_tx_bytes == 0 && r.backhaul_rx_bytes == 0));
+    let pw = run_scheme_drop(
+        &world,
+        &truth,
+        &true_ckms(&world),
+        &Scheme::parse("pwmmse").unwrap(),
+        &opts(),
+    )
+    .unwrap();
+    assert!(
+        pw.bs
+            .iter()
+            .all(|r| r.backhaul_tx_bytes == 0 && r.backhaul_rx_bytes == 0)
+    );
 }
 
 #[test]
@@ -243,15 +313,35 @@ fn sensed_locations_are_reported_and_fixed_schedules_stay_fixed() {
     let s = scenario(4);
     let world = World::new(s.clone());
     let truth = world.drop_truth(&rows(&s, 1), 0, 5).unwrap();
-    let out =
-        run_scheme_drop(&world, &truth, &true_ckms(&world), &Scheme::parse("sd-uscb:fixed=true").unwrap(), &opts()).unwrap();
-    assert!(out.users.iter().all(|r| r.location_error_m.is_some_and(|e| e.is_finite() && e >= 0.0)));
-    let sched = |e: u32| -> Vec<u32> { out.users.iter().filter(|r| r.epoch == e && r.scheduled).map(|r| r.user_id).collect() };
+    let out = run_scheme_drop(
+        &world,
+        &truth,
+        &true_ckms(&world),
+        &Scheme::parse("sd-uscb:fixed=true").unwrap(),
+        &opts(),
+    )
+    .unwrap();
+    assert!(out.users.iter().all(|r| {
+        r.location_error_m
+            .is_some_and(|e| e.is_finite() && e >= 0.0)
+    }));
+    let sched = |e: u32| -> Vec<u32> {
+        out.users
+            .iter()
+            .filter(|r| r.epoch == e && r.scheduled)
+            .map(|r| r.user_id)
+            .collect()
+    };
     for e in 2..=4 {
         assert_eq!(sched(e), sched(1));
     }
     // Echoes arrive from epoch 2 on for the users served in epoch 1.
-    assert!(out.users.iter().filter(|r| r.epoch == 2).any(|r| r.sensing_var_theta.is_some()));
+    assert!(
+        out.users
+            .iter()
+            .filter(|r| r.epoch == 2)
+            .any(|r| r.sensing_var_theta.is_some())
+    );
 }
 
 #[test]
@@ -259,11 +349,22 @@ fn mismatched_trajectories_are_refused() {
     let s = scenario(3);
     let world = World::new(s.clone());
     let mut r = rows(&s, 1);
-    assert!(world.drop_truth(&r, 4, 5).unwrap_err().to_string().contains("drop 4"));
+    assert!(
+        world
+            .drop_truth(&r, 4, 5)
+            .unwrap_err()
+            .to_string()
+            .contains("drop 4")
+    );
     r.pop();
-    assert!(world.drop_truth(&r, 0, 5).unwrap_err().to_string().contains("expected"));
+    assert!(
+        world
+            .drop_truth(&r, 0, 5)
+            .unwrap_err()
+            .to_string()
+            .contains("expected")
+    );
     let mut r = rows(&s, 1);
     r[0].bs_id = (r[0].bs_id + 1) % 3;
     assert!(world.drop_truth(&r, 0, 5).is_err());
 }
-
