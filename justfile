@@ -15,7 +15,7 @@ default:
 
 # Build every CLI (release profile: tests, benches and pipelines share it).
 build:
-    cargo build --release --bins
+    cargo build --release --workspace --bins --tests
 
 # ── stages (SCENARIO and OUT are paths; extra ARGS pass through) ──────────
 

@@ -26,13 +26,17 @@
 //! v_kᴴM_k⁻¹a_j, v_kᴴM_k⁻¹v_k (Woodbury again) in O(Nt²(K+|S|) + K|S|²).
 //! It converges quadratically to the dual optimum, which is what lets DualOpt
 //! match the interior-point reference to 1e-4 and beyond in a handful of
-//! factorisations. Duals are warm-started across outer iterations.
+//! factorisations. Duals are warm-started across outer iterations. The
+//! Hessian is computed lazily, only when a Newton step is taken, from the
+//! factorisation of the accepted point (always the last one evaluated), so the
+//! final (optimal) evaluation of each subproblem and rejected line-search
+//! trials skip it.
 
 use crate::Beams;
 use crate::c64;
 use crate::error::BeamformingError;
 use crate::fp::{self, FpInfo, FpParams, InnerOutcome, InnerSolver, Subproblem};
-use crate::linalg::{Cholesky, add_outer, dotc, norm_sqr};
+use crate::linalg::{Cholesky, add_weighted_outers, dotc, norm_sqr};
 use crate::problem::SalinrProblem;
 
 const ZERO: c64 = c64::new(0.0, 0.0);
@@ -117,6 +121,12 @@ struct Workspace {
     tmp: Vec<c64>,
     /// Right-hand sides of the batched solves, Nt × (|S| + K).
     xb: Vec<c64>,
+    /// Woodbury coefficients β_k and a_jᴴ v_k of the last evaluation.
+    betas: Vec<f64>,
+    av: Vec<c64>,
+    /// Duals of the last shared-M evaluation whose factorisation, U, P0, v,
+    /// β and a_jᴴv_k are still in the workspace (lazy Hessian), if any.
+    stamp: Option<Vec<f64>>,
 }
 
 /// One evaluation of the dual at y = (λ, μ_S).
@@ -175,7 +185,7 @@ impl DualOpt {
         // A point in the domain (all M_k positive definite).
         let mut cur = None;
         for _ in 0..200 {
-            cur = self.eval(sub, &sidx, &y, true);
+            cur = self.eval(sub, &sidx, &y, false);
             if cur.is_some() {
                 break;
             }
@@ -203,6 +213,15 @@ impl DualOpt {
                 break;
             }
             iterations += 1;
+            // The Hessian only when a Newton step is needed: the last (optimal)
+            // evaluation of every subproblem skips it, and it reuses the
+            // factorisation of the accepted point (the last one evaluated).
+            if cur.hess.is_empty() {
+                match self.hessian(sub, &sidx, &y) {
+                    Some(h) => cur.hess = h,
+                    None => break,
+                }
+            }
             // STEP 2: Newton direction on the free variables (active: y_i = 0, ∂q/∂y_i > 0).
             let free: Vec<usize> = (0..n)
                 .filter(|&i| !(y[i] <= 0.0 && cur.grad[i] > 0.0))
@@ -244,7 +263,7 @@ impl DualOpt {
                 for &i in &jump {
                     yb[i] = 0.0;
                 }
-                if let Some(e) = self.eval(sub, &sidx, &yb, true) {
+                if let Some(e) = self.eval(sub, &sidx, &yb, false) {
                     let dec: f64 = (0..n).map(|i| cur.grad[i] * (yb[i] - y[i])).sum();
                     if e.q <= cur.q + 1e-4 * dec {
                         accepted = Some((yb, e));
@@ -252,10 +271,9 @@ impl DualOpt {
                 }
             }
             let mut t = 1.0;
-            for trial in 0..if accepted.is_some() { 0 } else { 60 } {
+            for _ in 0..if accepted.is_some() { 0 } else { 60 } {
                 let yt: Vec<f64> = (0..n).map(|i| (y[i] + t * d[i]).max(0.0)).collect();
-                // The full step is usually accepted: evaluate it with the Hessian at once.
-                if let Some(e) = self.eval(sub, &sidx, &yt, trial == 0) {
+                if let Some(e) = self.eval(sub, &sidx, &yt, false) {
                     let dec: f64 = (0..n).map(|i| cur.grad[i] * (yt[i] - y[i])).sum();
                     if e.q <= cur.q + 1e-4 * dec
                         || e.q <= cur.q + 1e-15 * cur.q.abs() && dec.abs() < 1e-14 * cur.q.abs()
@@ -271,14 +289,7 @@ impl DualOpt {
                 .map(|i| (yt[i] - y[i]).abs() / (1.0 + y[i].abs()))
                 .fold(0.0, f64::max);
             y = yt;
-            if e.hess.is_empty() {
-                match self.eval(sub, &sidx, &y, true) {
-                    Some(e) => cur = e,
-                    None => break,
-                }
-            } else {
-                cur = e;
-            }
+            cur = e;
             if step < 1e-15 {
                 break;
             }
@@ -373,15 +384,22 @@ impl DualOpt {
             for i in 0..nt {
                 m[i * nt + i] += lam + ridge;
             }
-            if corrected {
+            if let (true, Some(s)) = (corrected, sens) {
+                // Σ_{j≠user} μ_j a_j a_jᴴ as one product (faer).
+                let mut w = vec![0.0; k];
                 for (si, &j) in sidx.iter().enumerate() {
                     if Some(j) != user && y[1 + si] > 0.0 {
-                        add_outer(m, y[1 + si], steer(j));
+                        w[j] = y[1 + si];
                     }
+                }
+                if w.iter().any(|&x| x > 0.0) {
+                    add_weighted_outers(m, &w, &s.steering, nt);
                 }
             }
         };
-        if sub.own_leakage.is_none() {
+        let shared = sub.own_leakage.is_none();
+        ws.stamp = None;
+        if shared {
             // Shared M, one factorisation; Woodbury per user.
             build_m(&mut ws.m, None);
             if !chol.factor(&ws.m) {
@@ -432,44 +450,7 @@ impl DualOpt {
                     betas[u] = beta;
                 }
             }
-            if want_hess {
-                // v_kᴴ M⁻¹ v_k = ‖L⁻¹ v_k‖²: a batched forward solve suffices.
-                ws.xb.resize(nt * k, ZERO);
-                for i in 0..nt {
-                    for u in 0..k {
-                        ws.xb[i * k + u] = ws.v[u * nt + i];
-                    }
-                }
-                chol.forward_batch(&mut ws.xb, k);
-                for u in 0..k {
-                    qvv[u] = (0..nt).map(|i| ws.xb[i * k + u].norm_sqr()).sum();
-                }
-                for u in 0..k {
-                    let s = slot[u];
-                    let beta = betas[u];
-                    let vk = &ws.v[u * nt..(u + 1) * nt];
-                    let ve = if beta != 0.0 {
-                        dotc(vk, &ws.u[s * nt..(s + 1) * nt])
-                    } else {
-                        ZERO
-                    };
-                    qvv[u] += beta * ve.norm_sqr();
-                    for t in 0..ns {
-                        let mut x = dotc(vk, &ws.u[t * nt..(t + 1) * nt]);
-                        if beta != 0.0 {
-                            x += ve * ws.p0[s * ns + t] * beta;
-                        }
-                        qva[u * ns + t] = x;
-                        for w in 0..ns {
-                            let mut a = ws.p0[t * ns + w];
-                            if beta != 0.0 {
-                                a += ws.p0[t * ns + s] * ws.p0[s * ns + w] * beta;
-                            }
-                            qaa[u * ns * ns + t * ns + w] = a;
-                        }
-                    }
-                }
-            }
+            ws.betas = betas;
         } else {
             // SLINR: each user's own matrix.
             for u in 0..k {
@@ -531,46 +512,137 @@ impl DualOpt {
                 grad[1 + si] = psi - phi;
             }
         }
-        let mut hess = Vec::new();
-        if want_hess {
-            hess = vec![0.0; n * n];
-            let mut coef = vec![ZERO; n];
-            for u in 0..k {
-                coef[0] = c64::new(1.0, 0.0);
-                for (si, &j) in sidx.iter().enumerate() {
-                    coef[1 + si] = if j == u {
-                        let s = sens?;
-                        -(s.alpha[u] * s.c)
-                    } else {
-                        av[si * k + u]
-                    };
+        ws.av = av;
+        let v = ws.v.clone();
+        let hess = if !want_hess {
+            if shared {
+                ws.stamp = Some(y.to_vec());
+            }
+            Vec::new()
+        } else if shared {
+            ws.stamp = Some(y.to_vec());
+            self.shared_hessian(sub, sidx)?
+        } else {
+            assemble_hessian(sub, sidx, &qvv, &qva, &qaa, &ws.av)?
+        };
+        Some(Eval { q, grad, hess, v })
+    }
+
+    /// The dual Hessian at the duals of the last evaluation, from its
+    /// factorisation: when `y` is that point of a shared-M evaluation (the usual
+    /// case: the accepted point is the last one evaluated), no new factorisation.
+    fn hessian(&mut self, sub: &Subproblem, sidx: &[usize], y: &[f64]) -> Option<Vec<f64>> {
+        if self.ws.stamp.as_deref() == Some(y) && sub.own_leakage.is_none() {
+            self.shared_hessian(sub, sidx)
+        } else {
+            self.eval(sub, sidx, y, true).map(|e| e.hess)
+        }
+    }
+
+    /// Shared-M Hessian from the workspace of the last evaluation (`stamp`).
+    fn shared_hessian(&mut self, sub: &Subproblem, sidx: &[usize]) -> Option<Vec<f64>> {
+        let k = sub.num_users;
+        let nt = sub.num_antennas;
+        let ns = sidx.len();
+        let ws = &mut self.ws;
+        let chol = ws.chol.as_mut()?;
+        let mut slot = vec![usize::MAX; k];
+        for (s, &u) in sidx.iter().enumerate() {
+            slot[u] = s;
+        }
+        let betas = &ws.betas;
+        let mut qvv = vec![0.0; k];
+        let mut qva = vec![ZERO; k * ns];
+        let mut qaa = vec![ZERO; k * ns * ns];
+        {
+            // v_kᴴ M⁻¹ v_k = ‖L⁻¹ v_k‖²: a batched forward solve suffices.
+            ws.xb.resize(nt * k, ZERO);
+            for i in 0..nt {
+                for u in 0..k {
+                    ws.xb[i * k + u] = ws.v[u * nt + i];
                 }
-                let qe = |a: usize, b: usize| -> c64 {
-                    match (a, b) {
-                        (0, 0) => c64::new(qvv[u], 0.0),
-                        (0, b) => qva[u * ns + b - 1],
-                        (a, 0) => qva[u * ns + a - 1].conj(),
-                        (a, b) => qaa[u * ns * ns + (a - 1) * ns + b - 1],
-                    }
+            }
+            chol.forward_batch(&mut ws.xb, k);
+            for u in 0..k {
+                qvv[u] = (0..nt).map(|i| ws.xb[i * k + u].norm_sqr()).sum();
+            }
+            for u in 0..k {
+                let s = slot[u];
+                let beta = betas[u];
+                let vk = &ws.v[u * nt..(u + 1) * nt];
+                let ve = if beta != 0.0 {
+                    dotc(vk, &ws.u[s * nt..(s + 1) * nt])
+                } else {
+                    ZERO
                 };
-                for a in 0..n {
-                    for b in a..n {
-                        let x = 2.0 * (coef[a].conj() * coef[b] * qe(a, b)).re;
-                        hess[a * n + b] += x;
-                        if a != b {
-                            hess[b * n + a] += x;
+                qvv[u] += beta * ve.norm_sqr();
+                for t in 0..ns {
+                    let mut x = dotc(vk, &ws.u[t * nt..(t + 1) * nt]);
+                    if beta != 0.0 {
+                        x += ve * ws.p0[s * ns + t] * beta;
+                    }
+                    qva[u * ns + t] = x;
+                    for w in 0..ns {
+                        let mut a = ws.p0[t * ns + w];
+                        if beta != 0.0 {
+                            a += ws.p0[t * ns + s] * ws.p0[s * ns + w] * beta;
                         }
+                        qaa[u * ns * ns + t * ns + w] = a;
                     }
                 }
             }
         }
-        Some(Eval {
-            q,
-            grad,
-            hess,
-            v: v.clone(),
-        })
+        assemble_hessian(sub, sidx, &qvv, &qva, &qaa, &ws.av)
     }
+}
+
+/// H_ab = Σ_k 2 Re(conj(c_{a,k}) c_{b,k} Q_k[a, b]) from the blocks
+/// Q_k = [v_kᴴM_k⁻¹v_k, v_kᴴM_k⁻¹a_t; ·, a_tᴴM_k⁻¹a_w] (module docs).
+fn assemble_hessian(
+    sub: &Subproblem,
+    sidx: &[usize],
+    qvv: &[f64],
+    qva: &[c64],
+    qaa: &[c64],
+    av: &[c64],
+) -> Option<Vec<f64>> {
+    let k = sub.num_users;
+    let ns = sidx.len();
+    let n = 1 + ns;
+    let sens = sub.sensing.as_ref();
+    let mut hess = vec![0.0; n * n];
+    {
+        let mut coef = vec![ZERO; n];
+        for u in 0..k {
+            coef[0] = c64::new(1.0, 0.0);
+            for (si, &j) in sidx.iter().enumerate() {
+                coef[1 + si] = if j == u {
+                    let s = sens?;
+                    -(s.alpha[u] * s.c)
+                } else {
+                    av[si * k + u]
+                };
+            }
+            let qe = |a: usize, b: usize| -> c64 {
+                match (a, b) {
+                    (0, 0) => c64::new(qvv[u], 0.0),
+                    (0, b) => qva[u * ns + b - 1],
+                    (a, 0) => qva[u * ns + a - 1].conj(),
+                    (a, b) => qaa[u * ns * ns + (a - 1) * ns + b - 1],
+                }
+            };
+            for a in 0..n {
+                for b in a..n {
+                    let x = 2.0 * (coef[a].conj() * coef[b] * qe(a, b)).re;
+                    hess[a * n + b] += x;
+                    if a != b {
+                        hess[b * n + a] += x;
+                    }
+                }
+            }
+        }
+    }
+    Some(hess)
 }
 
 impl InnerSolver for DualOpt {
@@ -708,6 +780,10 @@ mod tests {
         let y: Vec<f64> = (0..n).map(|i| 0.5 + 0.1 * i as f64).collect();
         let mut d = DualOpt::new(&DualOptParams::default());
         let e = d.eval(&sub, &sidx, &y, true).unwrap();
+        // The lazy Hessian (from the workspace of an evaluation without it) is the same.
+        let lazy = d.eval(&sub, &sidx, &y, false).unwrap();
+        assert!(lazy.hess.is_empty());
+        assert_eq!(d.hessian(&sub, &sidx, &y).unwrap(), e.hess);
         for b in 0..n {
             let h = 1e-6;
             let mut yp = y.clone();

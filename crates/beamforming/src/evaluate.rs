@@ -15,7 +15,6 @@ use ndarray::Array3;
 use crate::Beams;
 use crate::c64;
 use crate::error::{BeamformingError, dim_err, value_err};
-use crate::linalg::dotc;
 
 /// Checks the network-wide shapes: channels L×K×Nt, serving (K, each < L), beams K×Nt.
 pub(crate) fn check_network(
@@ -106,12 +105,6 @@ pub fn rates_bps_hz(sinr: &[f64]) -> Vec<f64> {
 /// Σ_k w_k ln(1 + SINR_k) (nats; the WMMSE objective).
 pub fn weighted_sum_rate_nats(sinr: &[f64], weights: &[f64]) -> f64 {
     sinr.iter().zip(weights).map(|(g, w)| w * g.ln_1p()).sum()
-}
-
-/// Flat-slice helper used by WMMSE: the received amplitude h_{b_j,k}ᴴ v_j.
-#[inline]
-pub(crate) fn amplitude(h: &[c64], v: &[c64]) -> c64 {
-    dotc(h, v)
 }
 
 #[cfg(test)]

@@ -322,14 +322,9 @@ impl Normalized {
     /// Step 1–3 of an outer iteration: the subproblem (26) at v.
     pub(crate) fn linearize(&self, v: &[c64], constrained: &[bool]) -> Subproblem {
         let (k, nt) = (self.k, self.nt);
-        let mut leak = vec![0.0; k];
-        let mut dv = vec![ZERO; nt];
-        for j in 0..k {
-            let vj = &v[j * nt..(j + 1) * nt];
-            crate::linalg::matvec(&self.d, vj, &mut dv);
-            leak[j] = dotc(vj, &dv).re.max(0.0);
-        }
+        let leak = crate::linalg::leakages(&self.d, v, k, nt);
         let total: f64 = leak.iter().sum();
+        let amp = crate::linalg::gram(&self.h, v, k, nt);
         let mut z = vec![ZERO; k * nt];
         let mut a_common = vec![ZERO; nt * nt];
         let mut zeta_sq = vec![0.0; k];
@@ -338,7 +333,7 @@ impl Normalized {
             let mut sig = ZERO;
             let mut b = 1.0 + if self.per_user { leak[u] } else { total };
             for j in 0..k {
-                let g = dotc(hu, &v[j * nt..(j + 1) * nt]);
+                let g = amp[(u, j)];
                 b += g.norm_sqr();
                 if j == u {
                     sig = g;
@@ -353,8 +348,8 @@ impl Normalized {
             for (zi, hi) in z[u * nt..(u + 1) * nt].iter_mut().zip(hu) {
                 *zi = hi * zeta * s;
             }
-            add_outer(&mut a_common, zeta_sq[u], hu);
         }
+        crate::linalg::add_weighted_outers(&mut a_common, &zeta_sq, &self.h, nt);
         let own_leakage = if self.per_user {
             Some((zeta_sq, self.d.clone()))
         } else {

@@ -12,7 +12,7 @@
 use crate::Beams;
 use crate::c64;
 use crate::error::{BeamformingError, dim_err};
-use crate::linalg::{dotc, matvec};
+use crate::linalg::{dotc, gram, leakages};
 use crate::problem::{Leakage, SalinrProblem};
 
 /// γ̃_k of every scheduled user at `beams` (K×Nt, row k = v_k), in the problem's units.
@@ -98,21 +98,15 @@ pub(crate) fn sinr_flat(
     k: usize,
     nt: usize,
 ) -> Vec<f64> {
-    let mut dv = vec![c64::new(0.0, 0.0); nt];
-    let mut leak = vec![0.0; k];
-    for j in 0..k {
-        let vj = &v[j * nt..(j + 1) * nt];
-        matvec(d, vj, &mut dv);
-        leak[j] = dotc(vj, &dv).re.max(0.0);
-    }
+    let leak = leakages(d, v, k, nt);
     let total: f64 = leak.iter().sum();
+    let amp = gram(h, v, k, nt);
     (0..k)
         .map(|u| {
-            let hu = &h[u * nt..(u + 1) * nt];
             let mut sig = 0.0;
             let mut den = noise + if per_user { leak[u] } else { total };
             for j in 0..k {
-                let g = dotc(hu, &v[j * nt..(j + 1) * nt]).norm_sqr();
+                let g = amp[(u, j)].norm_sqr();
                 if j == u {
                     sig = g;
                 } else {

@@ -146,3 +146,67 @@ pub fn instance(params: &SyntheticParams, seed: u64) -> SalinrProblem {
         sensing,
     }
 }
+
+/// A network-wide WMMSE instance shaped like the paper scenario (SPEC §2):
+/// `cells` BSs (the first three at (0,0), (180,0), (90, 90√3) m, further ones
+/// on a 180 m ring), `users_per_cell` users per cell at d ~ U(10, 120) m,
+/// θ ~ U(−π/3, π/3) from their BS; the serving link is LoS + 3 NLoS, every
+/// other BS–user link 4 NLoS (path loss from the true distance); P = 36 dBm per
+/// BS, σc² for a 15 dB SNR, PF weights U(0.5, 2). The serving BS of user k is
+/// k / users_per_cell.
+pub fn network(
+    cells: usize,
+    users_per_cell: usize,
+    antennas: usize,
+    seed: u64,
+) -> crate::wmmse::NetworkProblem {
+    let mut rng = Rng::new(seed);
+    let (l, nt) = (cells, antennas);
+    let k = l * users_per_cell;
+    let p = 10f64.powf(0.6);
+    let bs: Vec<(f64, f64)> = (0..l)
+        .map(|m| match m {
+            0 => (0.0, 0.0),
+            1 => (180.0, 0.0),
+            2 => (90.0, 90.0 * 3f64.sqrt()),
+            _ => {
+                let a = std::f64::consts::TAU * m as f64 / l as f64;
+                (180.0 * a.cos(), 180.0 * a.sin())
+            }
+        })
+        .collect();
+    let serving: Vec<usize> = (0..k).map(|u| u / users_per_cell.max(1)).collect();
+    let mut channels = ndarray::Array3::<c64>::zeros((l, k, nt));
+    for (u, &b) in serving.iter().enumerate() {
+        let d = rng.range(10.0, 120.0);
+        let th = rng.range(-std::f64::consts::FRAC_PI_3, std::f64::consts::FRAC_PI_3);
+        let pos = (bs[b].0 + d * th.cos(), bs[b].1 + d * th.sin());
+        for (m, &(x, y)) in bs.iter().enumerate() {
+            let h = if m == b {
+                channel(&mut rng, nt, d, Some(th))
+            } else {
+                let dm = ((pos.0 - x).powi(2) + (pos.1 - y).powi(2)).sqrt().max(1.0);
+                channel(&mut rng, nt, dm, None)
+            };
+            for (i, hi) in h.into_iter().enumerate() {
+                channels[[m, u, i]] = hi;
+            }
+        }
+    }
+    let mean_gain: f64 = (0..k)
+        .map(|u| {
+            (0..nt)
+                .map(|i| channels[[serving[u], u, i]].norm_sqr())
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / k.max(1) as f64;
+    let noise_power = p * mean_gain / (nt as f64 * 10f64.powf(1.5));
+    crate::wmmse::NetworkProblem {
+        channels,
+        serving,
+        weights: (0..k).map(|_| rng.range(0.5, 2.0)).collect(),
+        noise_power,
+        power_budgets: vec![p; l],
+    }
+}
