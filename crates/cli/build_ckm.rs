@@ -10,7 +10,7 @@ use arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt32Array, UInt64Array
 use clap::Parser;
 use ndarray::Array2;
 use rayon::prelude::*;
-use sdusc_ckm::truth::{NmseSummary, truth_nmse};
+use sdusc_ckm::truth::{NmseSummary, scenario_header, truth_nmse};
 use sdusc_ckm::{BuildParams, CkmHeader, Dictionary, OlsParams, build};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
@@ -171,29 +171,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     rsrp_prov.sort();
     let mut quality = Vec::with_capacity(nbs);
     for b in 0..nbs {
-        let g = grids[b];
-        let site = scenario.sites[b];
         let header = CkmHeader {
-            bs_id: b as u32,
-            bs_x_m: site.position.x,
-            bs_y_m: site.position.y,
-            broadside_rad: site.broadside_rad,
-            tx_antennas: scenario.tx_antennas as u32,
-            origin_x_m: g.origin.x,
-            origin_y_m: g.origin.y,
-            cell_m: g.cell_m,
-            nx: g.nx as u32,
-            ny: g.ny as u32,
-            max_paths: scenario.paths as u32,
-            bin_angles_rad: scenario.angle_bin_centres(),
-            beams: beams as u32,
-            tx_power_w: scenario.power_w,
             noise_floor_w,
-            scenario_hash: scenario.world_hash(),
-            scenario_name: scenario.name.clone(),
-            codebook: codebook_source.clone(),
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
             provenance: rsrp_prov.clone(),
+            ..scenario_header(&scenario, b, beams, &codebook_source)
         };
         let rsrp = &table.per_bs[b];
         let bar = progress(rsrp.cells.len() as u64, &format!("BS {b} OLS"));

@@ -221,29 +221,7 @@ mod tests {
                 s.power_w,
             ));
         }
-        let site = s.sites[0];
-        let header = CkmHeader {
-            bs_id: 0,
-            bs_x_m: site.position.x,
-            bs_y_m: site.position.y,
-            broadside_rad: site.broadside_rad,
-            tx_antennas: s.tx_antennas as u32,
-            origin_x_m: g.origin.x,
-            origin_y_m: g.origin.y,
-            cell_m: g.cell_m,
-            nx: g.nx as u32,
-            ny: g.ny as u32,
-            max_paths: s.paths as u32,
-            bin_angles_rad: s.angle_bin_centres(),
-            beams: s.beams as u32,
-            tx_power_w: s.power_w,
-            noise_floor_w: 0.0,
-            scenario_hash: s.world_hash(),
-            scenario_name: s.name.clone(),
-            codebook: "dft".into(),
-            tool_version: String::new(),
-            provenance: vec![],
-        };
+        let header = crate::truth::scenario_header(&s, 0, s.beams, "dft");
         let dict = Dictionary::new(&w, &s.angle_bin_centres(), s.power_w);
         (header, mask, rsrp, dict, env)
     }

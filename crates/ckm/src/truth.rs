@@ -12,7 +12,7 @@
 //! cell costs O((Np + Np)²), not O(Nt²).
 
 use rayon::prelude::*;
-use sdusc_formats::ckm_file::{CellState, Ckm};
+use sdusc_formats::ckm_file::{ApsPath, CellState, Ckm, CkmHeader};
 use sdusc_model::C64;
 use sdusc_model::channel::Environment;
 use sdusc_model::geometry::Point;
@@ -163,4 +163,83 @@ mod tests {
         let (h, r) = cell_nmse(16, &[], &truth);
         assert!((h - 1.0).abs() < 1e-12 && (r - 1.0).abs() < 1e-12);
     }
+}
+
+/// The header of BS `b`'s CKM for scenario `s`: the lattice-aligned grid over
+/// its CKM area, the scenario's bins and Np, the world hash. `beams`,
+/// `codebook`, `noise_floor_w` and `provenance` describe the measurement and
+/// are the caller's.
+pub fn scenario_header(
+    s: &sdusc_model::Scenario,
+    b: usize,
+    beams: usize,
+    codebook: &str,
+) -> CkmHeader {
+    let cells = sdusc_model::geometry::Cells::from_scenario(s);
+    let g = sdusc_model::geometry::ckm_grid(&cells, b, s.grid_m);
+    let site = s.sites[b];
+    CkmHeader {
+        bs_id: b as u32,
+        bs_x_m: site.position.x,
+        bs_y_m: site.position.y,
+        broadside_rad: site.broadside_rad,
+        tx_antennas: s.tx_antennas as u32,
+        origin_x_m: g.origin.x,
+        origin_y_m: g.origin.y,
+        cell_m: g.cell_m,
+        nx: g.nx as u32,
+        ny: g.ny as u32,
+        max_paths: s.paths as u32,
+        bin_angles_rad: s.angle_bin_centres(),
+        beams: beams as u32,
+        tx_power_w: s.power_w,
+        noise_floor_w: 0.0,
+        scenario_hash: s.world_hash(),
+        scenario_name: s.name.clone(),
+        codebook: codebook.to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        provenance: Vec::new(),
+    }
+}
+
+/// An oracle CKM of BS `b`: every cell of its area holds the true
+/// large-scale paths of its centre, angles folded to the front half-plane
+/// (a ULA cannot tell θ from π − θ) and snapped to the nearest bin. For
+/// tests and for separating the CKM's share of an error from the sensing's.
+pub fn oracle_ckm(s: &sdusc_model::Scenario, env: &Environment, b: usize) -> Ckm {
+    let header = scenario_header(s, b, s.beams, "oracle");
+    let bins = header.bin_angles_rad.clone();
+    let grid = sdusc_model::geometry::Grid {
+        origin: Point::new(header.origin_x_m, header.origin_y_m),
+        cell_m: header.cell_m,
+        nx: header.nx as usize,
+        ny: header.ny as usize,
+    };
+    let mut ckm = Ckm::empty(header);
+    for iy in 0..grid.ny {
+        for ix in 0..grid.nx {
+            let p = grid.centre(ix, iy);
+            if !sdusc_model::geometry::in_ckm_area(&env.cells, b, p) {
+                continue;
+            }
+            let paths: Vec<ApsPath> = env
+                .paths(b, p)
+                .iter()
+                .map(|q| {
+                    let theta = q.theta.sin().asin();
+                    let bin = bins
+                        .iter()
+                        .enumerate()
+                        .min_by(|x, y| (x.1 - theta).abs().total_cmp(&(y.1 - theta).abs()))
+                        .map_or(0, |x| x.0);
+                    ApsPath {
+                        bin: bin as u32,
+                        power: q.power,
+                    }
+                })
+                .collect();
+            ckm.set(grid.index(ix, iy), CellState::Measured, &paths);
+        }
+    }
+    ckm
 }

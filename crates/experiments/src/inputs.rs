@@ -14,10 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sdusc_ckm::query::CkmMap;
-use sdusc_formats::ckm_file::{ApsPath, CellState, Ckm, CkmHeader};
 use sdusc_formats::traj::{self, TrajRow};
 use sdusc_model::Scenario;
-use sdusc_model::geometry::{Cells, ckm_grid, in_ckm_area};
+use sdusc_model::geometry::Cells;
 use sdusc_model::mobility::generate_drop;
 use sdusc_sim::World;
 
@@ -126,61 +125,13 @@ fn load_ckms(s: &Scenario, dir: &Path) -> Result<Vec<Option<Arc<CkmMap>>>> {
 
 /// CKMs holding the true large-scale paths, snapped to the nearest angle bin.
 pub fn oracle_ckms(world: &World) -> Vec<Option<Arc<CkmMap>>> {
-    let s = &world.scenario;
-    let bins = s.angle_bin_centres();
-    (0..s.num_bs())
+    (0..world.scenario.num_bs())
         .map(|b| {
-            let grid = ckm_grid(&world.env.cells, b, s.grid_m);
-            let header = CkmHeader {
-                bs_id: b as u32,
-                bs_x_m: s.sites[b].position.x,
-                bs_y_m: s.sites[b].position.y,
-                broadside_rad: s.sites[b].broadside_rad,
-                tx_antennas: s.tx_antennas as u32,
-                origin_x_m: grid.origin.x,
-                origin_y_m: grid.origin.y,
-                cell_m: grid.cell_m,
-                nx: grid.nx as u32,
-                ny: grid.ny as u32,
-                max_paths: s.paths as u32,
-                bin_angles_rad: bins.clone(),
-                beams: s.beams as u32,
-                tx_power_w: s.power_w,
-                noise_floor_w: 0.0,
-                scenario_hash: s.world_hash(),
-                scenario_name: s.name.clone(),
-                codebook: "oracle".into(),
-                tool_version: env!("CARGO_PKG_VERSION").into(),
-                provenance: Vec::new(),
-            };
-            let mut ckm = Ckm::empty(header);
-            for iy in 0..grid.ny {
-                for ix in 0..grid.nx {
-                    let p = grid.centre(ix, iy);
-                    if !in_ckm_area(&world.env.cells, b, p) {
-                        continue;
-                    }
-                    let paths: Vec<ApsPath> = world
-                        .env
-                        .paths(b, p)
-                        .iter()
-                        .map(|q| {
-                            let theta = q.theta.sin().asin(); // fold to the front half-plane
-                            let bin = bins
-                                .iter()
-                                .enumerate()
-                                .min_by(|x, y| (x.1 - theta).abs().total_cmp(&(y.1 - theta).abs()))
-                                .map_or(0, |x| x.0);
-                            ApsPath {
-                                bin: bin as u32,
-                                power: q.power,
-                            }
-                        })
-                        .collect();
-                    ckm.set(grid.index(ix, iy), CellState::Measured, &paths);
-                }
-            }
-            Some(Arc::new(CkmMap::new(ckm)))
+            Some(Arc::new(CkmMap::new(sdusc_ckm::truth::oracle_ckm(
+                &world.scenario,
+                &world.env,
+                b,
+            ))))
         })
         .collect()
 }
