@@ -96,6 +96,89 @@ fn every_scheme_runs_and_the_tables_agree() {
         }
         total
     };
+    // PF averages and the accumulated PFR, recomputed from user_epochs.parquet
+    // alone, equal what epochs.parquet says.
+    let read = |file: &str, cols: &[&str]| -> Vec<Vec<f64>> {
+        let path = out.join(file);
+        let mut src = ParquetSource::open(&path).unwrap();
+        let mut outcols = vec![Vec::new(); cols.len()];
+        while let Some(b) = src.next_batch() {
+            let b = b.unwrap();
+            for (i, c) in cols.iter().enumerate() {
+                match column_f64(&b, c, &path) {
+                    Ok(v) => outcols[i].extend(v),
+                    Err(_) => outcols[i].extend(
+                        column_u64(&b, c, &path)
+                            .unwrap()
+                            .into_iter()
+                            .map(|x| x as f64),
+                    ),
+                }
+            }
+        }
+        outcols
+    };
+    let schemes_col = |file: &str| -> Vec<String> {
+        let path = out.join(file);
+        let mut src = ParquetSource::open(&path).unwrap();
+        let mut v = Vec::new();
+        while let Some(b) = src.next_batch() {
+            let b = b.unwrap();
+            let a = b.column_by_name("scheme").unwrap();
+            let a = a
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .unwrap();
+            v.extend(a.iter().map(|x| x.unwrap().to_string()));
+        }
+        v
+    };
+    let u = read(
+        "user_epochs.parquet",
+        &["drop", "epoch", "user_id", "rate_bps_hz", "avg_rate_bps_hz"],
+    );
+    let us = schemes_col("user_epochs.parquet");
+    let e = read(
+        "epochs.parquet",
+        &["drop", "epoch", "accumulated_pfr", "users_unserved"],
+    );
+    let es = schemes_col("epochs.parquet");
+    let mut sums: std::collections::HashMap<(String, u64, u64), f64> = Default::default();
+    let mut pfr: std::collections::HashMap<(String, u64, u64), (f64, u64)> = Default::default();
+    let mut order: Vec<usize> = (0..us.len()).collect();
+    order.sort_by_key(|&i| {
+        (
+            us[i].clone(),
+            u[0][i] as u64,
+            u[1][i] as u64,
+            u[2][i] as u64,
+        )
+    });
+    for i in order {
+        let (d, ep, user) = (u[0][i] as u64, u[1][i] as u64, u[2][i] as u64);
+        let s = sums.entry((us[i].clone(), d, user)).or_default();
+        *s += u[3][i];
+        let avg = *s / ep as f64;
+        assert!(
+            (avg - u[4][i]).abs() <= 1e-9 * avg.max(1.0),
+            "{} d{d} e{ep} u{user}",
+            us[i]
+        );
+        let acc = pfr.entry((us[i].clone(), d, ep)).or_default();
+        acc.0 += avg.max(0.01).ln();
+        acc.1 += u64::from(avg == 0.0);
+    }
+    for i in 0..es.len() {
+        let (acc, unserved) = pfr[&(es[i].clone(), e[0][i] as u64, e[1][i] as u64)];
+        assert!(
+            (acc - e[2][i]).abs() < 1e-6,
+            "{}: {acc} vs {}",
+            es[i],
+            e[2][i]
+        );
+        assert_eq!(unserved, e[3][i] as u64);
+    }
+
     let bs_tx = sum_col("bs_epochs.parquet", "backhaul_tx_bytes");
     let bs_rx = sum_col("bs_epochs.parquet", "backhaul_rx_bytes");
     let ep = sum_col("epochs.parquet", "backhaul_bytes");
