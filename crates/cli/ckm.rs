@@ -134,20 +134,20 @@ fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
         bins.first().copied().unwrap_or(0.0),
         bins.last().copied().unwrap_or(0.0),
     );
-    println!("file          {}", file.display());
-    println!(
+    crate::outln!("file          {}", file.display());
+    crate::outln!(
         "format        SDUSCCKM version {}",
         sdusc_formats::ckm_file::FORMAT_VERSION
     );
-    println!("bs_id         {}", h.bs_id);
-    println!(
+    crate::outln!("bs_id         {}", h.bs_id);
+    crate::outln!(
         "position      ({:.3}, {:.3}) m, broadside {:.2}°",
         h.bs_x_m,
         h.bs_y_m,
         h.broadside_rad.to_degrees()
     );
-    println!("array         Nt = {} (half-wavelength ULA)", h.tx_antennas);
-    println!(
+    crate::outln!("array         Nt = {} (half-wavelength ULA)", h.tx_antennas);
+    crate::outln!(
         "grid          {} × {} cells of {} m, origin ({:.3}, {:.3}) m, extent {:.1} × {:.1} m",
         h.nx,
         h.ny,
@@ -157,29 +157,35 @@ fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
         h.nx as f64 * h.cell_m,
         h.ny as f64 * h.cell_m
     );
-    println!(
+    crate::outln!(
         "bins          Nθ = {} centres {:.2}° … {:.2}°",
         bins.len(),
         lo.to_degrees(),
         hi.to_degrees()
     );
-    println!(
+    crate::outln!(
         "paths         Np ≤ {}, mean {:.2} per estimated cell",
         h.max_paths,
         paths as f64 / est.max(1) as f64
     );
-    println!(
+    crate::outln!(
         "codebook      {} ({} beams), P_T = {} W, noise floor {} W",
-        h.codebook, h.beams, h.tx_power_w, h.noise_floor_w
+        h.codebook,
+        h.beams,
+        h.tx_power_w,
+        h.noise_floor_w
     );
-    println!("scenario      {} ({})", h.scenario_name, h.scenario_hash);
-    println!("tool_version  {}", h.tool_version);
-    println!(
+    crate::outln!("scenario      {} ({})", h.scenario_name, h.scenario_hash);
+    crate::outln!("tool_version  {}", h.tool_version);
+    crate::outln!(
         "cells         {} outside, {} measured, {} filled, {} empty",
-        n[0], n[1], n[2], n[3]
+        n[0],
+        n[1],
+        n[2],
+        n[3]
     );
     for (k, v) in &h.provenance {
-        println!("provenance    {k} = {v}");
+        crate::outln!("provenance    {k} = {v}");
     }
     Ok(())
 }

@@ -56,3 +56,13 @@ pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `println!` that returns the write error instead of panicking, so a closed
+/// pipe (`ckm inspect FILE | head`) ends the program quietly (see `main_with`).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}

@@ -279,7 +279,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )
     .with_context(|| format!("cannot write {}", out("manifest.json").display()))?;
 
-    print_summary(&schemes, &all, scenario.epochs as u32, scenario.num_bs());
+    print_summary(&schemes, &all, scenario.epochs as u32)?;
     eprintln!(
         "run-sdusc: {} drops × {} schemes → {}",
         drops.len(),
@@ -298,7 +298,7 @@ fn fmt_ci(m: &sdusc_sim::summary::MeanCi) -> String {
 
 /// The summary table: accumulated PFR at the last epoch with its 95% CI over
 /// drops, the paired difference to the first scheme, backhaul and BF time.
-pub fn print_summary(schemes: &[Scheme], all: &RunOutput, last_epoch: u32, num_bs: usize) {
+pub fn print_summary(schemes: &[Scheme], all: &RunOutput, last_epoch: u32) -> anyhow::Result<()> {
     let pfr = |label: &str| -> Vec<(u32, f64)> {
         all.epochs
             .iter()
@@ -307,11 +307,11 @@ pub fn print_summary(schemes: &[Scheme], all: &RunOutput, last_epoch: u32, num_b
             .collect()
     };
     let base = pfr(&schemes[0].label);
-    println!(
+    crate::outln!(
         "| scheme | accumulated PFR @ epoch {last_epoch} (95% CI) | Δ vs {} (paired 95% CI) | backhaul bytes / epoch | BF time / BS (ms) |",
         schemes[0].label
     );
-    println!("|---|---|---|---|---|");
+    crate::outln!("|---|---|---|---|---|");
     for s in schemes {
         let mine = pfr(&s.label);
         let values: Vec<f64> = mine.iter().map(|x| x.1).collect();
@@ -329,7 +329,7 @@ pub fn print_summary(schemes: &[Scheme], all: &RunOutput, last_epoch: u32, num_b
         } else {
             fmt_ci(&mean_ci(&diffs))
         };
-        println!(
+        crate::outln!(
             "| {} | {} | {} | {:.0} | {:.3} |",
             s.label,
             fmt_ci(&mean_ci(&values)),
@@ -338,5 +338,5 @@ pub fn print_summary(schemes: &[Scheme], all: &RunOutput, last_epoch: u32, num_b
             time_ms
         );
     }
-    let _ = num_bs;
+    Ok(())
 }
