@@ -311,7 +311,9 @@ fn foreign_rsrp_files() {
             ("rsrp_dbm", Arc::new(Float64Array::from(rsrp))),
         ]
     };
-    let cases: Vec<(&str, Vec<(&str, ArrayRef)>, Vec<&str>)> = vec![
+    // (case, columns of the foreign file, fragments the error must contain)
+    type Case<'a> = (&'a str, Vec<(&'a str, ArrayRef)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "nan.parquet",
             base(vec![-80.0, f64::NAN, f64::INFINITY], vec![0, 1, 2]),

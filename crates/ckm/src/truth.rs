@@ -129,42 +129,6 @@ pub fn truth_nmse(ckm: &Ckm, env: &Environment, bs: usize) -> (NmseSummary, Nmse
     (split(true), split(false))
 }
 
-#[cfg(test)]
-mod tests {
-    use sdusc_model::array::{dot_h, steering};
-
-    use super::*;
-
-    #[test]
-    fn closed_form_inner_product_matches_the_vectors() {
-        for n in [1usize, 2, 8, 32] {
-            for &(t, p) in &[
-                (0.1, 0.4),
-                (-1.2, 2.0),
-                (0.3, 0.3),
-                (1.5, -1.5),
-                (0.5, std::f64::consts::PI - 0.5),
-            ] {
-                let want = dot_h(&steering(n, t), &steering(n, p));
-                let got = steering_inner(n, t, p);
-                assert!(
-                    (want - got).norm() < 1e-9,
-                    "n={n} ({t},{p}): {want} vs {got}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn nmse_is_zero_for_the_truth_and_one_for_nothing() {
-        let truth = [(0.2, 1e-9), (-0.7, 3e-10)];
-        let (h, r) = cell_nmse(16, &truth, &truth);
-        assert!(h < 1e-12 && r < 1e-12);
-        let (h, r) = cell_nmse(16, &[], &truth);
-        assert!((h - 1.0).abs() < 1e-12 && (r - 1.0).abs() < 1e-12);
-    }
-}
-
 /// The header of BS `b`'s CKM for scenario `s`: the lattice-aligned grid over
 /// its CKM area, the scenario's bins and Np, the world hash. `beams`,
 /// `codebook`, `noise_floor_w` and `provenance` describe the measurement and
@@ -242,4 +206,40 @@ pub fn oracle_ckm(s: &sdusc_model::Scenario, env: &Environment, b: usize) -> Ckm
         }
     }
     ckm
+}
+
+#[cfg(test)]
+mod tests {
+    use sdusc_model::array::{dot_h, steering};
+
+    use super::*;
+
+    #[test]
+    fn closed_form_inner_product_matches_the_vectors() {
+        for n in [1usize, 2, 8, 32] {
+            for &(t, p) in &[
+                (0.1, 0.4),
+                (-1.2, 2.0),
+                (0.3, 0.3),
+                (1.5, -1.5),
+                (0.5, std::f64::consts::PI - 0.5),
+            ] {
+                let want = dot_h(&steering(n, t), &steering(n, p));
+                let got = steering_inner(n, t, p);
+                assert!(
+                    (want - got).norm() < 1e-9,
+                    "n={n} ({t},{p}): {want} vs {got}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nmse_is_zero_for_the_truth_and_one_for_nothing() {
+        let truth = [(0.2, 1e-9), (-0.7, 3e-10)];
+        let (h, r) = cell_nmse(16, &truth, &truth);
+        assert!(h < 1e-12 && r < 1e-12);
+        let (h, r) = cell_nmse(16, &[], &truth);
+        assert!((h - 1.0).abs() < 1e-12 && (r - 1.0).abs() < 1e-12);
+    }
 }

@@ -15,6 +15,8 @@ pub struct Point {
     pub y: f64,
 }
 
+// Method forms (`p.add(q)`) keep the geometry chains short; Point is plain data.
+#[allow(clippy::should_implement_trait)]
 impl Point {
     pub const fn new(x: f64, y: f64) -> Self {
         Self { x, y }
