@@ -7,7 +7,7 @@ use clap::Parser;
 use rayon::prelude::*;
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
-use sdusc_formats::traj::{TrajRow, to_batch};
+use sdusc_formats::traj::{TrajRow, rows_of_drop, to_batch};
 use sdusc_model::geometry::Cells;
 use sdusc_model::mobility::generate_drop;
 
@@ -56,22 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .into_par_iter()
         .map(|d| {
             let tracks = generate_drop(&scenario, &cells, seed, d);
-            let mut rows = Vec::with_capacity(tracks.len() * scenario.epochs);
-            for (e, _) in (0..scenario.epochs).enumerate() {
-                for t in &tracks {
-                    let st = t.states[e];
-                    rows.push(TrajRow {
-                        drop: d as u32,
-                        epoch: e as u32 + 1,
-                        user_id: t.user as u32,
-                        bs_id: t.bs as u32,
-                        x_m: st.position.x,
-                        y_m: st.position.y,
-                        vx_mps: st.velocity.x,
-                        vy_mps: st.velocity.y,
-                    });
-                }
-            }
+            let rows = rows_of_drop(d as u32, &tracks);
             bar.inc(1);
             rows
         })

@@ -61,21 +61,7 @@ pub fn trajectories(
             continue;
         }
         let tracks = generate_drop(scenario, &cells, scenario.seed, d);
-        for e in 0..scenario.epochs {
-            for t in &tracks {
-                let st = t.states[e];
-                out.push(TrajRow {
-                    drop: d as u32,
-                    epoch: e as u32 + 1,
-                    user_id: t.user as u32,
-                    bs_id: t.bs as u32,
-                    x_m: st.position.x,
-                    y_m: st.position.y,
-                    vx_mps: st.velocity.x,
-                    vy_mps: st.velocity.y,
-                });
-            }
-        }
+        out.extend(traj::rows_of_drop(d as u32, &tracks));
     }
     Ok(out)
 }

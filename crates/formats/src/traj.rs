@@ -126,3 +126,26 @@ pub fn read(path: &Path) -> Result<(Vec<TrajRow>, Provenance), ParquetIoError> {
     }
     Ok((rows, src.provenance))
 }
+
+/// The rows of one drop's tracks, epoch-major (all users of epoch 1, then
+/// epoch 2, …), the order `gen-traj` writes.
+pub fn rows_of_drop(drop: u32, tracks: &[sdusc_model::mobility::Track]) -> Vec<TrajRow> {
+    let epochs = tracks.first().map_or(0, |t| t.states.len());
+    let mut rows = Vec::with_capacity(tracks.len() * epochs);
+    for e in 0..epochs {
+        for t in tracks {
+            let st = t.states[e];
+            rows.push(TrajRow {
+                drop,
+                epoch: e as u32 + 1,
+                user_id: t.user as u32,
+                bs_id: t.bs as u32,
+                x_m: st.position.x,
+                y_m: st.position.y,
+                vx_mps: st.velocity.x,
+                vy_mps: st.velocity.y,
+            });
+        }
+    }
+    rows
+}

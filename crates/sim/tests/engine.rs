@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sdusc_ckm::query::CkmMap;
 use sdusc_ckm::truth::oracle_ckm;
-use sdusc_formats::traj::TrajRow;
+use sdusc_formats::traj::{TrajRow, rows_of_drop};
 use sdusc_model::Scenario;
 use sdusc_model::geometry::Cells;
 use sdusc_model::mobility::generate_drop;
@@ -22,24 +22,9 @@ fn scenario(epochs: usize) -> Scenario {
 
 fn rows(s: &Scenario, drops: usize) -> Vec<TrajRow> {
     let cells = Cells::from_scenario(s);
-    let mut out = Vec::new();
-    for d in 0..drops {
-        for t in generate_drop(s, &cells, 3, d) {
-            for (e, st) in t.states.iter().enumerate() {
-                out.push(TrajRow {
-                    drop: d as u32,
-                    epoch: e as u32 + 1,
-                    user_id: t.user as u32,
-                    bs_id: t.bs as u32,
-                    x_m: st.position.x,
-                    y_m: st.position.y,
-                    vx_mps: st.velocity.x,
-                    vy_mps: st.velocity.y,
-                });
-            }
-        }
-    }
-    out
+    (0..drops)
+        .flat_map(|d| rows_of_drop(d as u32, &generate_drop(s, &cells, 3, d)))
+        .collect()
 }
 
 /// CKMs holding the true large-scale paths.
