@@ -304,6 +304,8 @@ where
         .disable_mesh()
         .disable_x_axis()
         .y_labels(8)
+        .y_label_style(("sans-serif", 13))
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
     let steps = 100;
     cb.draw_series((0..steps).map(|i| {
