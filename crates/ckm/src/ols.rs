@@ -32,6 +32,10 @@ pub struct Dictionary {
     phi: Vec<f64>,
     /// G = ΦᵀΦ, `bins × bins`.
     gram: Vec<f64>,
+    /// diag G, and the level below which a deflated column counts as
+    /// dependent on the support (1e-12 · diag G).
+    diag: Vec<f64>,
+    floor: Vec<f64>,
 }
 
 impl Dictionary {
@@ -63,11 +67,15 @@ impl Dictionary {
                 }
             }
         }
+        let diag: Vec<f64> = (0..nq).map(|i| gram[i * nq + i]).collect();
+        let floor = diag.iter().map(|d| 1e-12 * d).collect();
         Self {
             beams: nb,
             bins: nq,
             phi,
             gram,
+            diag,
+            floor,
         }
     }
 
@@ -158,22 +166,26 @@ impl OlsInfo {
 /// Reusable buffers of [`recover`], one per worker thread.
 #[derive(Debug, Clone)]
 pub struct OlsScratch {
+    /// u_j = ‖P⊥φ_j‖², v_j = φ_jᵀP⊥r̄ and the score v_j²/u_j of every bin.
     u: Vec<f64>,
     v: Vec<f64>,
+    gain: Vec<f64>,
     /// β rows: `beta[k * bins + j]` = q_kᵀ φ_j.
     beta: Vec<f64>,
-    blocked: Vec<bool>,
     /// R (upper triangular, `np × np`), z = Qᵀr̄, coefficients, support.
     r: Vec<f64>,
     z: Vec<f64>,
     x: Vec<f64>,
     g: Vec<f64>,
     support: Vec<usize>,
-    /// Φᵀr̄ before deflation, and a trial support/fit of the refinement.
+    /// Φᵀr̄ before deflation; the refinement's reduced support, its
+    /// Cholesky factor, L⁻¹c and L⁻¹G_{S',j}; a refit.
     c: Vec<f64>,
     trial: Vec<usize>,
-    fit: Vec<f64>,
     chol: Vec<f64>,
+    y: Vec<f64>,
+    b: Vec<f64>,
+    fit: Vec<f64>,
 }
 
 impl OlsScratch {
@@ -181,8 +193,8 @@ impl OlsScratch {
         Self {
             u: vec![0.0; dict.bins],
             v: vec![0.0; dict.bins],
+            gain: vec![0.0; dict.bins],
             beta: vec![0.0; max_paths * dict.bins],
-            blocked: vec![false; dict.bins],
             r: vec![0.0; max_paths * max_paths],
             z: vec![0.0; max_paths],
             x: vec![0.0; max_paths],
@@ -190,8 +202,10 @@ impl OlsScratch {
             support: Vec::with_capacity(max_paths),
             c: vec![0.0; dict.bins],
             trial: Vec::with_capacity(max_paths),
-            fit: vec![0.0; max_paths],
             chol: vec![0.0; max_paths * max_paths],
+            y: vec![0.0; max_paths],
+            b: vec![0.0; max_paths],
+            fit: vec![0.0; max_paths],
         }
     }
 }
@@ -200,7 +214,10 @@ impl OlsScratch {
 /// noise floor already removed). The paths are written to `out` as
 /// (bin, power) in the order they were selected. `scratch` must come from
 /// [`OlsScratch::new`] with the same dictionary and `params.max_paths`.
-#[allow(non_snake_case)]
+///
+/// The kernel is compiled for the widest SIMD level the CPU offers (AVX2/FMA
+/// where present, found at run time by `pulp`). The loops never reassociate a
+/// sum, so every level gives the same bits.
 pub fn recover(
     dict: &Dictionary,
     r: &[f64],
@@ -208,42 +225,103 @@ pub fn recover(
     scratch: &mut OlsScratch,
     out: &mut Vec<(usize, f64)>,
 ) -> OlsInfo {
-    let nq = dict.bins;
-    let np = params.max_paths;
     assert_eq!(r.len(), dict.beams, "one RSRP value per beam");
     assert!(
-        scratch.z.len() >= np && scratch.u.len() == nq,
+        scratch.z.len() >= params.max_paths && scratch.u.len() == dict.bins,
         "scratch sized for this dictionary and Np"
     );
-    out.clear();
+    pulp::Arch::new().dispatch(Kernel {
+        dict,
+        r,
+        params,
+        scratch,
+        out,
+    })
+}
+
+/// [`recover`]'s arguments, so `pulp` can compile the body per SIMD level.
+struct Kernel<'a> {
+    dict: &'a Dictionary,
+    r: &'a [f64],
+    params: &'a OlsParams,
+    scratch: &'a mut OlsScratch,
+    out: &'a mut Vec<(usize, f64)>,
+}
+
+impl pulp::WithSimd for Kernel<'_> {
+    type Output = OlsInfo;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> OlsInfo {
+        let Kernel {
+            dict,
+            r,
+            params,
+            scratch,
+            out,
+        } = self;
+        out.clear();
+        scratch.support.clear();
+        let mut info = greedy(dict, r, params, scratch);
+        if matches!(info.stop, OlsStop::ZeroInput) {
+            return info;
+        }
+        refine(dict, params, scratch, &mut info);
+        let k = scratch.support.len();
+        info.paths = k;
+        info.residual_sq = info.residual_sq.max(0.0);
+        out.extend(
+            scratch
+                .support
+                .iter()
+                .copied()
+                .zip(scratch.x[..k].iter().copied()),
+        );
+        info
+    }
+}
+
+/// STEPS 1–3: correlations, then greedy selection with exact refits.
+#[inline(always)]
+#[allow(non_snake_case)]
+fn greedy(dict: &Dictionary, r: &[f64], params: &OlsParams, scratch: &mut OlsScratch) -> OlsInfo {
+    let (nq, nb, np) = (dict.bins, dict.beams, params.max_paths);
     let OlsScratch {
         u,
         v,
+        gain,
         beta,
-        blocked,
         r: R,
         z,
         x,
         g,
         support,
         c,
-        trial,
-        fit,
-        chol,
+        ..
     } = scratch;
-    support.clear();
 
-    // STEP 1: correlations c = Φᵀr̄ (row-wise axpy so it vectorises), u = diag G.
+    // STEP 1: correlations c = Φᵀr̄, four beams per pass over the bins so
+    // each pass loads and stores v once.
     v.fill(0.0);
-    for (b, &rb) in r.iter().enumerate() {
+    let quads = nb / 4 * 4;
+    for (rb, rows) in r[..quads]
+        .chunks_exact(4)
+        .zip(dict.phi[..quads * nq].chunks_exact(4 * nq))
+    {
+        let (p0, rest) = rows.split_at(nq);
+        let (p1, rest) = rest.split_at(nq);
+        let (p2, p3) = rest.split_at(nq);
+        let (r0, r1, r2, r3) = (rb[0], rb[1], rb[2], rb[3]);
+        for ((((vj, a0), a1), a2), a3) in v.iter_mut().zip(p0).zip(p1).zip(p2).zip(p3) {
+            *vj += r0 * a0 + r1 * a1 + r2 * a2 + r3 * a3;
+        }
+    }
+    for (b, &rb) in r.iter().enumerate().skip(quads) {
         for (vj, &p) in v.iter_mut().zip(&dict.phi[b * nq..(b + 1) * nq]) {
             *vj += rb * p;
         }
     }
-    for j in 0..nq {
-        u[j] = dict.gram[j * nq + j];
-        blocked[j] = false;
-    }
+    u.copy_from_slice(&dict.diag);
     c.copy_from_slice(v);
     let initial_sq: f64 = r.iter().map(|v| v * v).sum();
     let mut info = OlsInfo {
@@ -263,17 +341,19 @@ pub fn recover(
     // STEP 2: greedy selection.
     while support.len() < np {
         let k = support.len();
-        // Best admissible candidate: scan by score, check positivity of the refit.
+        // Every candidate's score (bins already chosen have u ≈ 0 and drop out).
+        for (((gj, &vj), &uj), &fj) in gain.iter_mut().zip(v.iter()).zip(u.iter()).zip(&dict.floor)
+        {
+            let ok = (vj > 0.0) & (uj > fj);
+            *gj = if ok { vj * vj / uj } else { 0.0 };
+        }
+        // Best admissible candidate: by score, then the positivity of the refit.
         let chosen = loop {
             let mut best = None;
             let mut best_gain = 0.0;
-            for j in 0..nq {
-                if blocked[j] || v[j] <= 0.0 || u[j] <= 1e-12 * dict.gram[j * nq + j] {
-                    continue;
-                }
-                let gain = v[j] * v[j] / u[j];
-                if gain > best_gain {
-                    best_gain = gain;
+            for (j, &gj) in gain.iter().enumerate() {
+                if gj > best_gain {
+                    best_gain = gj;
                     best = Some(j);
                 }
             }
@@ -294,10 +374,10 @@ pub fn recover(
             if (0..k).all(|i| x[i] - t * g[i] > 0.0) {
                 break Some((j, t, best_gain));
             }
-            blocked[j] = true;
+            gain[j] = 0.0;
             info.rejected += 1;
         };
-        let Some((j, t, gain)) = chosen else {
+        let Some((j, t, gain_j)) = chosen else {
             if info.stop != OlsStop::Converged {
                 info.stop = OlsStop::NoAdmissible;
             }
@@ -316,36 +396,76 @@ pub fn recover(
         support.push(j);
         let (done, rest) = beta.split_at_mut(k * nq);
         let row = &mut rest[..nq];
-        for (i, bi) in row.iter_mut().enumerate() {
-            *bi = dict.gram[j * nq + i];
-        }
+        row.copy_from_slice(&dict.gram[j * nq..(j + 1) * nq]);
         for l in 0..k {
             let blj = done[l * nq + j];
             for (bi, &bl) in row.iter_mut().zip(&done[l * nq..(l + 1) * nq]) {
                 *bi -= blj * bl;
             }
         }
-        let zk = z[k];
-        for i in 0..nq {
-            let b = row[i] / su;
-            row[i] = b;
-            u[i] -= b * b;
-            v[i] -= b * zk;
+        let (inv, zk) = (1.0 / su, z[k]);
+        for ((bi, ui), vi) in row.iter_mut().zip(u.iter_mut()).zip(v.iter_mut()) {
+            let b = *bi * inv;
+            *bi = b;
+            *ui -= b * b;
+            *vi -= b * zk;
         }
-        blocked.iter_mut().for_each(|f| *f = false);
-        info.residual_sq -= gain;
+        info.residual_sq -= gain_j;
     }
+    info
+}
 
-    // STEP 4: swap refinement. Greedy OLS can lock onto a bin next to a true
-    // one (neighbouring RSRP columns are nearly parallel when bins are finer
-    // than the beams); try moving each selected bin within ±radius, keep the
-    // best strictly positive refit that lowers the residual, repeat.
+/// STEP 4: swap refinement. Greedy OLS can lock onto a bin next to a true
+/// one (neighbouring RSRP columns are nearly parallel when bins are finer
+/// than the beams); try moving each selected bin within ±radius, keep the
+/// best strictly positive refit that lowers the residual, repeat.
+///
+/// For position p the other bins S' are factorised once (G_{S'} = LLᵀ,
+/// y = L⁻¹c_{S'}); a candidate j then costs one triangular solve:
+/// b = L⁻¹G_{S',j}, u = G_jj − ‖b‖², w = c_j − bᵀy, residual
+/// ‖r̄‖² − ‖y‖² − w²/u, new coefficient w/u, old ones L⁻ᵀ(y − (w/u)·b).
+#[inline(always)]
+fn refine(dict: &Dictionary, params: &OlsParams, scratch: &mut OlsScratch, info: &mut OlsInfo) {
+    let nq = dict.bins;
+    let OlsScratch {
+        x,
+        support,
+        c,
+        trial,
+        chol,
+        y,
+        b,
+        fit,
+        ..
+    } = scratch;
     let k = support.len();
+    if k == 0 || params.refine_passes == 0 {
+        return;
+    }
+    let m = k - 1;
+    let tol = params.rel_tol * info.initial_sq;
     let mut residual = info.residual_sq;
     for _pass in 0..params.refine_passes {
         let mut improved = false;
         for pos in 0..k {
             let cur = support[pos];
+            trial.clear();
+            trial.extend(
+                support
+                    .iter()
+                    .enumerate()
+                    .filter(|&(p, _)| p != pos)
+                    .map(|(_, &j)| j),
+            );
+            if !cholesky(dict, trial, chol) {
+                continue;
+            }
+            let mut base = info.initial_sq;
+            for i in 0..m {
+                let s: f64 = (0..i).map(|l| chol[i * m + l] * y[l]).sum();
+                y[i] = (c[trial[i]] - s) / chol[i * m + i];
+                base -= y[i] * y[i];
+            }
             let mut best: Option<(usize, f64)> = None;
             let lo = cur.saturating_sub(params.refine_radius);
             let hi = (cur + params.refine_radius).min(nq - 1);
@@ -353,13 +473,29 @@ pub fn recover(
                 if support.contains(&j) {
                     continue;
                 }
-                trial.clear();
-                trial.extend_from_slice(support);
-                trial[pos] = j;
-                let Some(res) = refit(dict, c, initial_sq, trial, chol, fit) else {
+                let mut uj = dict.diag[j];
+                let mut wj = c[j];
+                for i in 0..m {
+                    let s: f64 = (0..i).map(|l| chol[i * m + l] * b[l]).sum();
+                    b[i] = (dict.gram[trial[i] * nq + j] - s) / chol[i * m + i];
+                    uj -= b[i] * b[i];
+                    wj -= b[i] * y[i];
+                }
+                if uj <= dict.floor[j] || wj <= 0.0 {
                     continue;
-                };
-                if fit[..k].iter().all(|&f| f > 0.0) && best.is_none_or(|(_, b)| res < b) {
+                }
+                let res = base - wj * wj / uj;
+                if best.is_some_and(|(_, br)| res >= br) {
+                    continue;
+                }
+                let t = wj / uj;
+                let mut positive = true;
+                for i in (0..m).rev() {
+                    let s: f64 = (i + 1..m).map(|l| chol[l * m + i] * fit[l]).sum();
+                    fit[i] = (y[i] - t * b[i] - s) / chol[i * m + i];
+                    positive &= fit[i] > 0.0;
+                }
+                if positive {
                     best = Some((j, res));
                 }
             }
@@ -377,20 +513,41 @@ pub fn recover(
         }
     }
     if info.swaps > 0 {
-        refit(dict, c, initial_sq, support, chol, fit).expect("the accepted support was solvable");
+        let res = refit(dict, c, info.initial_sq, support, chol, fit)
+            .expect("the accepted support was solvable");
         x[..k].copy_from_slice(&fit[..k]);
-        info.residual_sq = residual;
+        info.residual_sq = res;
     }
+}
 
-    info.paths = k;
-    info.residual_sq = info.residual_sq.max(0.0);
-    out.extend(support.iter().zip(x.iter()).map(|(&j, &p)| (j, p)));
-    info
+/// Cholesky G_S = LLᵀ into `chol` (row-major |S|×|S|, lower); false if G_S
+/// is numerically singular.
+#[inline(always)]
+fn cholesky(dict: &Dictionary, support: &[usize], chol: &mut [f64]) -> bool {
+    let (k, nq) = (support.len(), dict.bins);
+    for i in 0..k {
+        for j in 0..=i {
+            let mut s = dict.gram[support[i] * nq + support[j]];
+            for l in 0..j {
+                s -= chol[i * k + l] * chol[j * k + l];
+            }
+            if i == j {
+                if s <= dict.floor[support[i]] {
+                    return false;
+                }
+                chol[i * k + i] = s.sqrt();
+            } else {
+                chol[i * k + j] = s / chol[j * k + j];
+            }
+        }
+    }
+    true
 }
 
 /// Least squares on `support` from the Gram matrix: solves G_S x = c_S by
 /// Cholesky into `fit`, returns ‖r̄ − Φ_S x‖² = ‖r̄‖² − xᵀc_S, or `None` if
 /// G_S is numerically singular.
+#[inline(always)]
 fn refit(
     dict: &Dictionary,
     c: &[f64],
@@ -400,23 +557,8 @@ fn refit(
     fit: &mut [f64],
 ) -> Option<f64> {
     let k = support.len();
-    let nq = dict.bins;
-    // Cholesky G_S = L Lᵀ, L in chol (row-major k×k, lower).
-    for i in 0..k {
-        for j in 0..=i {
-            let mut s = dict.gram[support[i] * nq + support[j]];
-            for l in 0..j {
-                s -= chol[i * k + l] * chol[j * k + l];
-            }
-            if i == j {
-                if s <= 1e-12 * dict.gram[support[i] * nq + support[i]] {
-                    return None;
-                }
-                chol[i * k + i] = s.sqrt();
-            } else {
-                chol[i * k + j] = s / chol[j * k + j];
-            }
-        }
+    if !cholesky(dict, support, chol) {
+        return None;
     }
     for i in 0..k {
         let s: f64 = (0..i).map(|l| chol[i * k + l] * fit[l]).sum();
@@ -613,6 +755,35 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_simd_level_gives_the_same_bits() {
+        use pulp::WithSimd;
+        let mut rng = StdRng::seed_from_u64(17);
+        let dict = Dictionary::new(&dft_codebook(32, 64), &bins(180), 4.0);
+        let params = OlsParams::default();
+        let (mut s1, mut s2) = (OlsScratch::new(&dict, 4), OlsScratch::new(&dict, 4));
+        let (mut o1, mut o2) = (Vec::new(), Vec::new());
+        for _ in 0..200 {
+            let truth = random_aps(&mut rng, 180, 4);
+            let mut r = vec![0.0; 64];
+            dict.predict(&truth, &mut r);
+            r.iter_mut().for_each(|v| *v *= rng.random_range(0.7..1.3));
+            let fast = recover(&dict, &r, &params, &mut s1, &mut o1);
+            let scalar = Kernel {
+                dict: &dict,
+                r: &r,
+                params: &params,
+                scratch: &mut s2,
+                out: &mut o2,
+            }
+            .with_simd(pulp::Scalar::new());
+            assert_eq!(fast, scalar);
+            let bits =
+                |o: &[(usize, f64)]| o.iter().map(|p| (p.0, p.1.to_bits())).collect::<Vec<_>>();
+            assert_eq!(bits(&o1), bits(&o2));
         }
     }
 
