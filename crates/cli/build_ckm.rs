@@ -11,7 +11,7 @@ use clap::Parser;
 use ndarray::Array2;
 use rayon::prelude::*;
 use sdusc_ckm::truth::{NmseSummary, scenario_header, truth_nmse};
-use sdusc_ckm::{BuildParams, CkmHeader, Dictionary, OlsParams, build};
+use sdusc_ckm::{BuildParams, CkmHeader, Dictionary, MissingBeams, OlsParams, build};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
 use sdusc_formats::rsrp_read::{Binning, read_rsrp};
@@ -55,12 +55,45 @@ pub struct Args {
     /// default when the RSRP was generated from this very scenario).
     #[arg(long)]
     pub no_truth: bool,
+    /// How to read a beam with no sample in a cell: `below-detection` (it
+    /// was too weak to report: 0 W after the noise floor; right for UE logs
+    /// that report their strongest beams) or `unknown` (fit the measured
+    /// beams only; right when beams were skipped at random).
+    #[arg(long, value_enum, default_value_t = Missing::BelowDetection)]
+    pub missing_beams: Missing,
+    /// Fewest beams with a sample for a cell to be used; cells with fewer are
+    /// skipped (counted in quality.parquet's cells_incomplete) and filled.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_beams: u32,
     /// Swap-refinement passes after the greedy OLS (0: plain OLS).
     #[arg(long, default_value_t = OlsParams::default().refine_passes)]
     pub refine_passes: usize,
     /// Worker threads [default: all cores]; the output does not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// `--missing-beams` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Missing {
+    BelowDetection,
+    Unknown,
+}
+
+impl Missing {
+    fn policy(self) -> MissingBeams {
+        match self {
+            Self::BelowDetection => MissingBeams::BelowDetection,
+            Self::Unknown => MissingBeams::Unknown,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::BelowDetection => "below-detection",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -102,6 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Binning {
             grids: &grids,
             beams,
+            min_beams: args.min_beams as usize,
             in_area: &in_area,
         },
         &mut |rows| bar.set_position(rows),
@@ -112,8 +146,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if st.rows_outside_grid + st.rows_outside_area + st.incomplete_cells > 0 {
             eprintln!(
                 "build-ckm: warning: BS {b}: {} rows outside the CKM grid and {} outside the CKM area were skipped; \
-                 {} cells lacked some beams and were skipped",
-                st.rows_outside_grid, st.rows_outside_area, st.incomplete_cells
+                 {} cells with fewer than {} beams measured were skipped",
+                st.rows_outside_grid, st.rows_outside_area, st.incomplete_cells, args.min_beams
+            );
+        }
+        if st.partial_cells > 0 {
+            eprintln!(
+                "build-ckm: BS {b}: {} cells lack some beams; unmeasured beams read as --missing-beams {}",
+                st.partial_cells,
+                args.missing_beams.name()
             );
         }
     }
@@ -160,6 +201,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ..OlsParams::default()
         },
         noise_floor_w,
+        missing: args.missing_beams.policy(),
     };
     ensure_dir(&args.out_dir)?;
     let mut rsrp_prov: Vec<(String, String)> = table
@@ -229,7 +271,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )
     .with("codebook", &codebook_source)
     .with("noise_floor_w", noise_floor_w)
-    .with("truth", with_truth);
+    .with("truth", with_truth)
+    .with("missing_beams", args.missing_beams.name())
+    .with("min_beams", args.min_beams);
     write_batch(&qpath, &quality_batch(&quality), &provenance)
         .with_context(|| format!("cannot write {}", qpath.display()))?;
     Ok(())
@@ -325,6 +369,7 @@ fn quality_batch(rows: &[QualityRow]) -> RecordBatch {
         ("rows_repeated", u64c(&|r| r.stats.repeated_rows)),
         ("rows_outside_grid", u64c(&|r| r.stats.rows_outside_grid)),
         ("rows_outside_area", u64c(&|r| r.stats.rows_outside_area)),
+        ("cells_partial", u64c(&|r| r.stats.partial_cells)),
         ("cells_incomplete", u64c(&|r| r.stats.incomplete_cells)),
         (
             "paths_mean",

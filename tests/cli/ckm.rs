@@ -163,6 +163,92 @@ fn build_inspect_export_plot() {
     assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
 }
 
+/// A UE-style log: each (BS, location) reports only its `n` strongest beams.
+fn strongest_beams(rows: Vec<RsrpRow>, n: usize) -> Vec<RsrpRow> {
+    let mut out = Vec::new();
+    for group in rows.chunk_by(|a, b| (a.bs_id, a.x_m, a.y_m) == (b.bs_id, b.x_m, b.y_m)) {
+        let mut g = group.to_vec();
+        g.sort_by(|a, b| b.rsrp_dbm.total_cmp(&a.rsrp_dbm));
+        out.extend(g.into_iter().take(n));
+    }
+    out
+}
+
+/// cells_partial, cells_incomplete and (if any cell was measured)
+/// nmse_cov_measured_db per BS of a quality table.
+fn quality(dir: &Path) -> (Vec<u64>, Vec<u64>, Option<Vec<f64>>) {
+    let mut q = ParquetSource::open(&dir.join("quality.parquet")).unwrap();
+    let batch = q.next_batch().unwrap().unwrap();
+    let p = Path::new("q");
+    (
+        column_u64(&batch, "cells_partial", p).unwrap(),
+        column_u64(&batch, "cells_incomplete", p).unwrap(),
+        column_f64(&batch, "nmse_cov_measured_db", p).ok(),
+    )
+}
+
+#[test]
+fn logs_reporting_only_the_strongest_beams_build_usable_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::load(&util::smoke()).unwrap();
+    let rsrp = dir.path().join("top8.parquet");
+    let prov = Provenance::new("test", "smoke", &scenario.hash(), 1);
+    write_batch(&rsrp, &to_batch(&strongest_beams(smoke_rows(), 8)), &prov).unwrap();
+    let smoke = util::smoke();
+    let build = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "--scenario",
+            s(&smoke),
+            "--rsrp",
+            s(&rsrp),
+            "--out-dir",
+            s(&out),
+        ];
+        args.extend_from_slice(extra);
+        let log = util::ok("build-ckm", &args);
+        (out, log)
+    };
+    let (out, _) = build("below", &[]);
+    let (partial, incomplete, nmse) = quality(&out);
+    let nmse = nmse.unwrap();
+    assert!(
+        partial.iter().all(|&p| p > 500) && incomplete == vec![0; 3],
+        "{partial:?}"
+    );
+    // Nearly as good as the complete log's < −10 dB.
+    assert!(nmse.iter().all(|&v| v < -10.0), "{nmse:?}");
+
+    let (out, _) = build("unknown", &["--missing-beams", "unknown"]);
+    let nmse_unknown = quality(&out).2.unwrap();
+    assert!(
+        nmse_unknown.iter().all(|v| v.is_finite()),
+        "{nmse_unknown:?}"
+    );
+
+    // Asking for more beams than the log has skips every cell (all filled
+    // from nothing: the map is empty but the run says why).
+    let (out, _) = build("strict", &["--min-beams", "9"]);
+    let (partial, incomplete, nmse) = quality(&out);
+    assert!(nmse.is_none(), "no measured cell, no recovery error");
+    assert_eq!(partial, vec![0; 3]);
+    assert!(incomplete.iter().all(|&c| c > 500), "{incomplete:?}");
+    let e = util::fails(
+        "build-ckm",
+        &[
+            "--scenario",
+            s(&util::smoke()),
+            "--rsrp",
+            s(&rsrp),
+            "--out-dir",
+            s(&out),
+            "--min-beams",
+            "0",
+        ],
+    );
+    assert!(e.contains("min-beams"), "{e}");
+}
+
 #[test]
 fn user_codebook_equal_to_dft_gives_the_same_maps() {
     let dir = tempfile::tempdir().unwrap();

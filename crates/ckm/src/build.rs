@@ -15,23 +15,27 @@ use sdusc_formats::ckm_file::{ApsPath, CellState, Ckm, CkmHeader};
 use sdusc_formats::rsrp_read::BsRsrp;
 
 use crate::fill::{FillInfo, fill_gaps};
-use crate::ols::{Dictionary, OlsParams, OlsScratch, OlsStop, recover};
+use crate::ols::{Dictionary, OlsParams, OlsScratch, OlsStop, recover_partial};
+
+/// How a beam with no RSRP sample in a cell is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingBeams {
+    /// It was below detection: received power 0 after the noise floor, and
+    /// the fit must explain that (a UE reporting only its strongest beams).
+    #[default]
+    BelowDetection,
+    /// Nothing is known: fit the measured beams only (a scanner that skipped
+    /// beams at random).
+    Unknown,
+}
 
 /// Parameters of [`build`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct BuildParams {
     pub ols: OlsParams,
     /// Noise power subtracted from each mean RSRP, W.
     pub noise_floor_w: f64,
-}
-
-impl Default for BuildParams {
-    fn default() -> Self {
-        Self {
-            ols: OlsParams::default(),
-            noise_floor_w: 0.0,
-        }
-    }
+    pub missing: MissingBeams,
 }
 
 /// What [`build`] did.
@@ -39,6 +43,8 @@ impl Default for BuildParams {
 pub struct BuildInfo {
     pub cells_in_area: usize,
     pub cells_measured: usize,
+    /// Measured cells where only some beams were (fitted on those beams).
+    pub cells_partial: usize,
     pub cells_filled: usize,
     pub cells_empty: usize,
     /// Σ paths over measured cells.
@@ -88,7 +94,9 @@ pub fn build(
             grid: n,
         });
     }
-    if rsrp.mean_w.len() != rsrp.cells.len() * nb {
+    if rsrp.mean_w.len() != rsrp.cells.len() * nb
+        || !(rsrp.measured.is_empty() || rsrp.measured.len() == rsrp.mean_w.len())
+    {
         return Err(BuildError::Beams {
             rsrp: rsrp.mean_w.len() / rsrp.cells.len().max(1),
             dict: nb,
@@ -115,6 +123,7 @@ pub fn build(
     let chunks: Vec<ChunkResult> = rsrp
         .mean_w
         .par_chunks(CHUNK * nb)
+        .enumerate()
         .map_init(
             || {
                 (
@@ -123,16 +132,26 @@ pub fn build(
                     vec![0.0; nb],
                 )
             },
-            |(scratch, out, r), block| {
+            |(scratch, out, r), (chunk, block)| {
                 let cells = block.len() / nb;
                 let mut slots = vec![ApsPath::NONE; cells * np];
                 let mut counts = vec![0u8; cells];
                 let mut infos = Vec::with_capacity(cells);
                 for (c, mean) in block.chunks_exact(nb).enumerate() {
-                    for (ri, &m) in r.iter_mut().zip(mean) {
-                        *ri = (m - params.noise_floor_w).max(0.0);
+                    let flags = rsrp.measured_of(chunk * CHUNK + c, nb);
+                    for (b, (ri, &m)) in r.iter_mut().zip(mean).enumerate() {
+                        let seen = flags.is_none_or(|f| f[b]);
+                        *ri = if seen {
+                            (m - params.noise_floor_w).max(0.0)
+                        } else {
+                            0.0
+                        };
                     }
-                    let info = recover(dict, r, &params.ols, scratch, out);
+                    let measured = match params.missing {
+                        MissingBeams::BelowDetection => None,
+                        MissingBeams::Unknown => flags,
+                    };
+                    let info = recover_partial(dict, r, measured, &params.ols, scratch, out);
                     for (s, &(bin, power)) in slots[c * np..].iter_mut().zip(out.iter()) {
                         *s = ApsPath {
                             bin: bin as u32,
@@ -159,6 +178,9 @@ pub fn build(
     let mut info = BuildInfo {
         cells_in_area: in_area.iter().filter(|&&a| a).count(),
         cells_measured: rsrp.cells.len(),
+        cells_partial: (0..rsrp.cells.len())
+            .filter(|&i| rsrp.measured_of(i, nb).is_some())
+            .count(),
         ols_time,
         ..BuildInfo::default()
     };
@@ -188,6 +210,7 @@ pub fn build(
 
 #[cfg(test)]
 mod tests {
+    use rand::{RngExt, SeedableRng};
     use sdusc_model::Scenario;
     use sdusc_model::channel::Environment;
     use sdusc_model::codebook::dft_codebook;
@@ -303,6 +326,81 @@ mod tests {
         }
     }
 
+    /// The smoke RSRP with each cell reporting only the beams `keep` picks
+    /// (the others zeroed and flagged unmeasured).
+    fn reported(
+        full: &BsRsrp,
+        nb: usize,
+        keep: &mut dyn FnMut(usize, &[f64]) -> Vec<usize>,
+    ) -> BsRsrp {
+        let mut out = full.clone();
+        out.measured = vec![false; full.mean_w.len()];
+        for (i, row) in full.mean_w.chunks_exact(nb).enumerate() {
+            for b in keep(i, row) {
+                out.measured[i * nb + b] = true;
+            }
+        }
+        for (v, &m) in out.mean_w.iter_mut().zip(&out.measured) {
+            if !m {
+                *v = 0.0;
+            }
+        }
+        out
+    }
+
+    /// NMSE of R̂ on measured cells for each way of reading unmeasured beams.
+    fn nmse_by_policy(rsrp: &BsRsrp) -> [f64; 2] {
+        let (header, mask, _, dict, env) = smoke_inputs();
+        [MissingBeams::BelowDetection, MissingBeams::Unknown].map(|missing| {
+            let params = BuildParams {
+                missing,
+                ..BuildParams::default()
+            };
+            let (ckm, info) = build(header.clone(), &mask, rsrp, &dict, &params, &|_| {}).unwrap();
+            assert_eq!(info.cells_partial, info.cells_measured);
+            truth_nmse(&ckm, &env, 0).0.cov_mean
+        })
+    }
+
+    #[test]
+    fn unmeasured_beams_are_read_by_the_chosen_policy() {
+        let (_, _, full, dict, _) = smoke_inputs();
+        let nb = dict.beams();
+        // A UE log reporting each cell's Nb/2 strongest beams: the rest were
+        // below detection, and reading them so is nearly as good as having them.
+        let top = reported(&full, nb, &mut |_, row| {
+            let mut order: Vec<usize> = (0..nb).collect();
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+            order.truncate(nb / 2);
+            order
+        });
+        let [below, unknown] = nmse_by_policy(&top);
+        let (header, mask, _, _, env) = smoke_inputs();
+        let (ckm, _) = build(
+            header,
+            &mask,
+            &full,
+            &dict,
+            &BuildParams::default(),
+            &|_| {},
+        )
+        .unwrap();
+        let complete = truth_nmse(&ckm, &env, 0).0.cov_mean;
+        eprintln!("top-N: below-detection {below}, unknown {unknown}, complete {complete}");
+        assert!(below < 2.0 * complete && below < unknown);
+        // Beams missing at random (a scanner that skipped some): they carry
+        // no information, and fitting the measured ones is what works.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let random = reported(&full, nb, &mut |_, _| {
+            (0..nb)
+                .filter(|_| rng.random_range(0.0..1.0) < 0.5)
+                .collect()
+        });
+        let [below_r, unknown_r] = nmse_by_policy(&random);
+        eprintln!("random: below-detection {below_r}, unknown {unknown_r}");
+        assert!(unknown_r < below_r);
+    }
+
     #[test]
     fn refuses_inconsistent_inputs() {
         let (header, mask, rsrp, dict, _) = smoke_inputs();
@@ -319,7 +417,7 @@ mod tests {
         ));
         assert!(matches!(
             build(
-                header,
+                header.clone(),
                 &mask[1..],
                 &rsrp,
                 &dict,
@@ -327,6 +425,19 @@ mod tests {
                 &|_| {}
             ),
             Err(BuildError::Mask { .. })
+        ));
+        let mut short = rsrp.clone();
+        short.measured = vec![true; short.mean_w.len() - 1];
+        assert!(matches!(
+            build(
+                header,
+                &mask,
+                &short,
+                &dict,
+                &BuildParams::default(),
+                &|_| {}
+            ),
+            Err(BuildError::Beams { .. })
         ));
     }
 }

@@ -17,7 +17,7 @@ pub mod ols;
 pub mod query;
 pub mod truth;
 
-pub use build::{BuildError, BuildInfo, BuildParams, build};
-pub use ols::{Dictionary, OlsInfo, OlsParams, OlsScratch, OlsStop, recover};
+pub use build::{BuildError, BuildInfo, BuildParams, MissingBeams, build};
+pub use ols::{Dictionary, OlsInfo, OlsParams, OlsScratch, OlsStop, recover, recover_partial};
 pub use query::{CkmMap, Coverage, Estimate, QueryError};
 pub use sdusc_formats::ckm_file::{ApsPath, CellState, Ckm, CkmFileError, CkmHeader};

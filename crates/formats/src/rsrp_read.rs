@@ -10,8 +10,10 @@
 //!   or outside the CKM area are counted and skipped, not errors.
 //! - Repeated samples of the same (bs, cell, beam) are averaged in linear
 //!   power (mW → W), not in dB.
-//! - A cell is usable only if every beam of the codebook was measured there;
-//!   cells with some beams missing are counted as incomplete and skipped.
+//! - A cell is usable if at least `min_beams` beams of the codebook were
+//!   measured there (a UE that reports only its strongest beams measures a
+//!   few); the others are flagged unmeasured. Cells with fewer are counted
+//!   as incomplete and skipped.
 //! - Errors (naming the file, the column and how many rows): missing column,
 //!   wrong type, nulls, NaN/±inf in `x_m`/`y_m`/`rsrp_dbm`, a `bs_id` with no
 //!   BS, a `beam_id` ≥ Nb, a file with no rows.
@@ -53,6 +55,8 @@ pub struct Binning<'a> {
     pub grids: &'a [Grid],
     /// Nb, beams of the codebook (valid `beam_id`s are 0…Nb−1).
     pub beams: usize,
+    /// Fewest beams measured in a cell for it to be used (at least 1).
+    pub min_beams: usize,
     /// Is cell `c` (row-major index) of BS `b`'s grid in its CKM area?
     pub in_area: &'a dyn Fn(usize, usize) -> bool,
 }
@@ -62,17 +66,30 @@ impl std::fmt::Debug for Binning<'_> {
         f.debug_struct("Binning")
             .field("grids", &self.grids)
             .field("beams", &self.beams)
+            .field("min_beams", &self.min_beams)
             .finish()
     }
 }
 
-/// The averaged RSRP of one BS: complete cells sorted by index.
+/// The averaged RSRP of one BS: usable cells sorted by index.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BsRsrp {
-    /// Row-major indices of the cells with every beam measured, ascending.
+    /// Row-major indices of the cells with enough beams measured, ascending.
     pub cells: Vec<u32>,
-    /// Mean RSRP in W, `cells.len() × beams`, row `i` for `cells[i]`.
+    /// Mean RSRP in W, `cells.len() × beams`, row `i` for `cells[i]`
+    /// (0 where a beam was not measured).
     pub mean_w: Vec<f64>,
+    /// Which beams were measured, `cells.len() × beams` like `mean_w`; empty
+    /// when every beam was measured in every cell.
+    pub measured: Vec<bool>,
+}
+
+impl BsRsrp {
+    /// The measured flags of row `i`, `None` if every beam was measured.
+    pub fn measured_of(&self, i: usize, beams: usize) -> Option<&[bool]> {
+        let m = self.measured.get(i * beams..(i + 1) * beams)?;
+        (!m.iter().all(|&f| f)).then_some(m)
+    }
 }
 
 /// Row counts of one BS.
@@ -81,7 +98,9 @@ pub struct BsReadStats {
     pub rows: u64,
     pub rows_outside_grid: u64,
     pub rows_outside_area: u64,
-    /// Cells where some beams were never measured (skipped).
+    /// Cells used with some beams never measured.
+    pub partial_cells: u64,
+    /// Cells with fewer than `min_beams` beams measured (skipped).
     pub incomplete_cells: u64,
     /// Rows that repeated an already-seen (cell, beam) and were averaged in.
     pub repeated_rows: u64,
@@ -236,14 +255,25 @@ pub fn read_rsrp(
             let mut out = BsRsrp::default();
             for s in order {
                 let counts = &a.count[s * nb..(s + 1) * nb];
-                if counts.contains(&0) {
+                let seen = counts.iter().filter(|&&n| n > 0).count();
+                if seen < binning.min_beams.max(1) {
                     st.incomplete_cells += 1;
                     continue;
                 }
+                if seen < nb {
+                    st.partial_cells += 1;
+                }
                 out.cells.push(a.cells[s]);
                 let sums = &a.sum_w[s * nb..(s + 1) * nb];
-                out.mean_w
-                    .extend(sums.iter().zip(counts).map(|(&v, &n)| v / n as f64));
+                out.mean_w.extend(
+                    sums.iter()
+                        .zip(counts)
+                        .map(|(&v, &n)| if n > 0 { v / n as f64 } else { 0.0 }),
+                );
+                out.measured.extend(counts.iter().map(|&n| n > 0));
+            }
+            if st.partial_cells == 0 {
+                out.measured.clear();
             }
             out
         })
@@ -279,6 +309,10 @@ mod tests {
     }
 
     fn read(path: &Path, beams: usize) -> Result<RsrpTable, RsrpReadError> {
+        read_min(path, beams, beams)
+    }
+
+    fn read_min(path: &Path, beams: usize, min_beams: usize) -> Result<RsrpTable, RsrpReadError> {
         let grids = [grid(), grid()];
         // Cell 11 (ix 3, iy 2) is outside BS 0's area.
         let in_area = |b: usize, c: usize| !(b == 0 && c == 11);
@@ -287,6 +321,7 @@ mod tests {
             Binning {
                 grids: &grids,
                 beams,
+                min_beams,
                 in_area: &in_area,
             },
             &mut |_| {},
@@ -345,6 +380,10 @@ mod tests {
         );
         let t = read(&path, 2).unwrap();
         assert_eq!(t.rows, 7);
+        assert!(
+            t.per_bs[0].measured.is_empty(),
+            "every kept cell is complete"
+        );
         // Rows 0, 1 (beam 0) and 2 (beam 1) fall in cell 0 of BS 0: averaged in W.
         assert_eq!(t.per_bs[0].cells, vec![0]);
         let m = &t.per_bs[0].mean_w;
@@ -364,6 +403,24 @@ mod tests {
         // BS 1 measured only beam 1 of its cell: incomplete.
         assert!(t.per_bs[1].cells.is_empty());
         assert_eq!(t.stats[1].incomplete_cells, 1);
+
+        // One beam is enough: the single-beam cells are kept, flagged partial.
+        let t = read_min(&path, 2, 1).unwrap();
+        let bs0 = &t.per_bs[0];
+        assert_eq!(bs0.cells, vec![0, 6]);
+        assert_eq!(bs0.measured, vec![true, true, true, false]);
+        assert_eq!(bs0.measured_of(0, 2), None);
+        assert_eq!(bs0.measured_of(1, 2), Some(&[true, false][..]));
+        assert!((bs0.mean_w[2] / 5e-9 - 1.0).abs() < 1e-6 && bs0.mean_w[3] == 0.0);
+        assert_eq!(
+            (t.stats[0].partial_cells, t.stats[0].incomplete_cells),
+            (1, 0)
+        );
+        assert_eq!(t.per_bs[1].measured, vec![false, true]);
+        assert_eq!(
+            (t.stats[1].partial_cells, t.stats[1].incomplete_cells),
+            (1, 0)
+        );
     }
 
     fn one_bad(column: &str, bad: ArrayRef) -> String {
