@@ -86,6 +86,20 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --release --workspace --all-targets -- -D warnings
 
+# Fuzz the CKM reader for SECONDS (needs a nightly toolchain and cargo-fuzz:
+# `rustup toolchain install nightly && cargo install cargo-fuzz`). Seeds are
+# the smoke CKMs, one per mode of fuzz/fuzz_targets/ckm_reader.rs.
+fuzz seconds="60": build
+    just rsrp {{smoke_scenario}} data/smoke
+    just ckm {{smoke_scenario}} data/smoke
+    mkdir -p fuzz/corpus/ckm_reader
+    for f in data/smoke/ckm/bs*.ckm; do \
+        b=$(basename "$f" .ckm); \
+        (printf '\000'; cat "$f") > fuzz/corpus/ckm_reader/$b-0; \
+        (printf '\001'; cat "$f") > fuzz/corpus/ckm_reader/$b-1; \
+    done
+    cd fuzz && cargo +nightly fuzz run ckm_reader corpus/ckm_reader -- -max_total_time={{seconds}} -rss_limit_mb=2048
+
 # Check the smoke artifacts with real clients (DuckDB and pandas).
 check-artifacts: smoke
     python3 tests/check_artifacts.py data/smoke

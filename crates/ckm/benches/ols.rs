@@ -1,13 +1,15 @@
 //! Recovery throughput on the paper dictionary (Nt = 32, Nb = 64, Nθ = 180,
 //! Np = 4): one OLS per cell, single thread (cells per second per core).
-//! Inputs: noisy RSRP of random 4-path APSs at off-grid angles.
+//! Inputs: noisy RSRP of random 4-path APSs at off-grid angles; the
+//! `partial` case fits each cell on its 32 strongest beams only
+//! (`--missing-beams unknown`, Gram rows summed per cell).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use sdusc_ckm::{Dictionary, OlsParams, OlsScratch, recover};
+use sdusc_ckm::{Dictionary, OlsParams, OlsScratch, recover, recover_partial};
 use sdusc_model::codebook::dft_codebook;
 
 fn inputs(nt: usize, nb: usize, cells: usize) -> (Vec<f64>, Vec<f64>) {
@@ -67,6 +69,36 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    let masks: Vec<bool> = r
+        .chunks_exact(nb)
+        .flat_map(|cell| {
+            let mut order: Vec<usize> = (0..nb).collect();
+            order.sort_by(|&a, &b| cell[b].total_cmp(&cell[a]));
+            let mut m = vec![false; nb];
+            order[..nb / 2].iter().for_each(|&b| m[b] = true);
+            m
+        })
+        .collect();
+    let params = OlsParams::default();
+    let mut scratch = OlsScratch::new(&dict, params.max_paths);
+    let mut out = Vec::new();
+    group.bench_function("partial+refine", |bench| {
+        bench.iter(|| {
+            let mut paths = 0;
+            for (cell, m) in r.chunks_exact(nb).zip(masks.chunks_exact(nb)) {
+                paths += recover_partial(
+                    &dict,
+                    black_box(cell),
+                    Some(m),
+                    &params,
+                    &mut scratch,
+                    &mut out,
+                )
+                .paths;
+            }
+            paths
+        })
+    });
     group.finish();
 }
 
