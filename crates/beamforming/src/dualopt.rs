@@ -36,7 +36,7 @@ use crate::Beams;
 use crate::c64;
 use crate::error::BeamformingError;
 use crate::fp::{self, FpInfo, FpParams, InnerOutcome, InnerSolver, Subproblem};
-use crate::linalg::{Cholesky, add_weighted_outers, dotc, norm_sqr};
+use crate::linalg::{Cholesky, add_weighted_outers_upper, dotc, gram_columns, norm_sqr};
 use crate::problem::SalinrProblem;
 
 const ZERO: c64 = c64::new(0.0, 0.0);
@@ -113,18 +113,25 @@ struct Workspace {
     nt: usize,
     m: Vec<c64>,
     chol: Option<Cholesky>,
-    /// U: row s = M⁻¹ a_{S[s]} (shared M) — per-user path recomputes per user.
+    /// Per-user path: row t = M_k⁻¹ a_{S[t]}.
     u: Vec<c64>,
-    p0: Vec<c64>,
     v: Vec<c64>,
     r: Vec<c64>,
     tmp: Vec<c64>,
-    /// Right-hand sides of the batched solves, Nt × (|S| + K).
+    /// Shared path, Nt × (|S| + K), row i = entry i of every vector:
+    /// W = L⁻¹ [A_S | R] (M = L Lᴴ).
     xb: Vec<c64>,
+    /// P0 = W_Sᴴ W_S, |S| × |S|.
+    g: Vec<c64>,
+    /// A_S, Nt × |S|.
+    at: Vec<c64>,
+    /// The beams as Nt × K (row i = entry i of every beam), and L⁻¹ of them.
+    vt: Vec<c64>,
+    zt: Vec<c64>,
     /// Woodbury coefficients β_k and a_jᴴ v_k of the last evaluation.
     betas: Vec<f64>,
     av: Vec<c64>,
-    /// Duals of the last shared-M evaluation whose factorisation, U, P0, v,
+    /// Duals of the last shared-M evaluation whose factorisation, W, P0, V,
     /// β and a_jᴴv_k are still in the workspace (lazy Hessian), if any.
     stamp: Option<Vec<f64>>,
 }
@@ -331,7 +338,6 @@ impl DualOpt {
         ws.r.resize(k * nt, ZERO);
         ws.tmp.resize(nt, ZERO);
         ws.u.resize(ns * nt, ZERO);
-        ws.p0.resize(ns * ns, ZERO);
         let sens = sub.sensing.as_ref();
         let steer = |u: usize| -> &[c64] {
             match sens {
@@ -371,6 +377,7 @@ impl DualOpt {
                 .sum::<f64>()
                 .max(0.0)
             / nt as f64;
+        // Only the upper triangle, the part the factorisation reads.
         let build_m = |m: &mut Vec<c64>, user: Option<usize>| {
             // user = Some(k): M_k directly (per-user path); None: shared M.
             match (user, &sub.own_leakage) {
@@ -385,70 +392,103 @@ impl DualOpt {
                 m[i * nt + i] += lam + ridge;
             }
             if let (true, Some(s)) = (corrected, sens) {
-                // Σ_{j≠user} μ_j a_j a_jᴴ as one product (faer).
+                // Σ_{j≠user} μ_j a_j a_jᴴ.
                 let mut w = vec![0.0; k];
                 for (si, &j) in sidx.iter().enumerate() {
                     if Some(j) != user && y[1 + si] > 0.0 {
                         w[j] = y[1 + si];
                     }
                 }
-                if w.iter().any(|&x| x > 0.0) {
-                    add_weighted_outers(m, &w, &s.steering, nt);
-                }
+                add_weighted_outers_upper(m, &w, &s.steering, nt);
             }
         };
         let shared = sub.own_leakage.is_none();
         ws.stamp = None;
+        // Σ_k r_kᴴ v_k and a_jᴴ v_k (j ∈ S, row-major |S|×K).
+        let mut rv = 0.0;
+        let mut av = vec![ZERO; ns * k];
         if shared {
-            // Shared M, one factorisation; Woodbury per user.
+            // Shared M, one factorisation; Woodbury per user, in the L-space
+            // (M = L Lᴴ): with W = L⁻¹ [A_S | R],
+            // Lᴴ v_k = w_{r_k} + β_k (w_sᴴ w_{r_k}) w_s, s = slot of k,
+            // so only the K beams need the back substitution, and β_k and
+            // r_kᴴ v_k follow from Gram entries of W.
             build_m(&mut ws.m, None);
             if !chol.factor(&ws.m) {
                 return None;
             }
-            // One batched solve for u_s = M⁻¹ a_{S[s]} and M⁻¹ r_k.
             let m = ns + k;
             ws.xb.resize(nt * m, ZERO);
-            for i in 0..nt {
-                let row = &mut ws.xb[i * m..(i + 1) * m];
-                for s in 0..ns {
-                    row[s] = steer(sidx[s])[i];
+            let steering = sens.map_or(&[][..], |s| &s.steering);
+            for (i, row) in ws.xb.chunks_exact_mut(m).enumerate() {
+                for (x, &j) in row[..ns].iter_mut().zip(sidx) {
+                    *x = steering[j * nt + i];
                 }
-                for u in 0..k {
-                    row[ns + u] = ws.r[u * nt + i];
-                }
-            }
-            chol.solve_batch(&mut ws.xb, m);
-            for i in 0..nt {
-                let row = &ws.xb[i * m..(i + 1) * m];
-                for s in 0..ns {
-                    ws.u[s * nt + i] = row[s];
-                }
-                for u in 0..k {
-                    ws.v[u * nt + i] = row[ns + u];
+                for (u, x) in row[ns..].iter_mut().enumerate() {
+                    *x = ws.r[u * nt + i];
                 }
             }
-            for s in 0..ns {
-                for t in 0..ns {
-                    ws.p0[s * ns + t] = dotc(steer(sidx[s]), &ws.u[t * nt..(t + 1) * nt]);
+            chol.forward_batch(&mut ws.xb, m);
+            // P0 = W_Sᴴ W_S: P0[s][t] = a_sᴴ M⁻¹ a_t.
+            ws.g.resize(ns * ns, ZERO);
+            gram_columns(&mut ws.g, (&ws.xb, 0..ns), (&ws.xb, 0..ns), nt);
+            let p0 = &ws.g;
+            // c[k] = w_sᴴ w_{r_k} = a_sᴴ M⁻¹ r_k (s = slot of k), and ‖w_{r_k}‖².
+            let mut c = vec![ZERO; k];
+            let mut wr = vec![0.0; k];
+            for row in ws.xb.chunks_exact(m) {
+                for (u, x) in row[ns..].iter().enumerate() {
+                    wr[u] += x.norm_sqr();
+                    if slot[u] != usize::MAX {
+                        c[u] += row[slot[u]].conj() * x;
+                    }
                 }
             }
+            // coef[k] = β_k a_sᴴ M⁻¹ r_k.
             let mut betas = vec![0.0; k];
+            let mut coef = vec![ZERO; k];
             for u in 0..k {
-                let vk = &mut ws.v[u * nt..(u + 1) * nt];
                 let s = slot[u];
                 if corrected && s != usize::MAX && y[1 + s] > 0.0 {
-                    let den = 1.0 - y[1 + s] * ws.p0[s * ns + s].re;
+                    let den = 1.0 - y[1 + s] * p0[s * ns + s].re;
                     if den.is_nan() || den <= 0.0 {
                         return None;
                     }
-                    let beta = y[1 + s] / den;
-                    let us = &ws.u[s * nt..(s + 1) * nt];
-                    let c = dotc(us, &ws.r[u * nt..(u + 1) * nt]) * beta;
-                    for (x, e) in vk.iter_mut().zip(us) {
-                        *x += e * c;
-                    }
-                    betas[u] = beta;
+                    betas[u] = y[1 + s] / den;
+                    coef[u] = c[u] * betas[u];
                 }
+            }
+            // r_kᴴ v_k = ‖w_{r_k}‖² + β_k |a_sᴴ M⁻¹ r_k|².
+            for u in 0..k {
+                rv += wr[u] + betas[u] * c[u].norm_sqr();
+            }
+            // V (Nt×K, row i = entry i of every beam) = L⁻ᴴ (W_R + W_S-terms).
+            ws.vt.resize(nt * k, ZERO);
+            for (vi, wi) in ws.vt.chunks_exact_mut(k).zip(ws.xb.chunks_exact(m)) {
+                vi.copy_from_slice(&wi[ns..]);
+                for u in 0..k {
+                    if betas[u] != 0.0 {
+                        vi[u] += coef[u] * wi[slot[u]];
+                    }
+                }
+            }
+            chol.backward_batch(&mut ws.vt, k);
+            for (i, vi) in ws.vt.chunks_exact(k).enumerate() {
+                for u in 0..k {
+                    ws.v[u * nt + i] = vi[u];
+                }
+            }
+            // a_jᴴ v_k from the beams themselves, so that the gradient is that of
+            // the returned point (the L-space form loses digits when M is
+            // ill-conditioned, λ = 0).
+            if ns > 0 {
+                ws.at.resize(nt * ns, ZERO);
+                for (i, row) in ws.at.chunks_exact_mut(ns).enumerate() {
+                    for (x, &j) in row.iter_mut().zip(sidx) {
+                        *x = steering[j * nt + i];
+                    }
+                }
+                gram_columns(&mut av, (&ws.at, 0..ns), (&ws.vt, 0..k), nt);
             }
             ws.betas = betas;
         } else {
@@ -480,25 +520,22 @@ impl DualOpt {
                     }
                 }
             }
+            let v = &ws.v;
+            for u in 0..k {
+                rv += dotc(&ws.r[u * nt..(u + 1) * nt], &v[u * nt..(u + 1) * nt]).re;
+                for (si, &j) in sidx.iter().enumerate() {
+                    av[si * k + u] = dotc(steer(j), &v[u * nt..(u + 1) * nt]);
+                }
+            }
         }
         let v = &ws.v;
         if v.iter().any(|x| !(x.re.is_finite() && x.im.is_finite())) {
             return None;
         }
         // q and ∇q.
-        let mut q = lam * sub.power;
-        for u in 0..k {
-            q += dotc(&ws.r[u * nt..(u + 1) * nt], &v[u * nt..(u + 1) * nt]).re;
-        }
+        let mut q = lam * sub.power + rv;
         let mut grad = vec![0.0; n];
         grad[0] = sub.power - norm_sqr(v);
-        // a_jᴴ v_k for j ∈ S (needed for gradient and Hessian coefficients).
-        let mut av = vec![ZERO; ns * k];
-        for (si, &j) in sidx.iter().enumerate() {
-            for u in 0..k {
-                av[si * k + u] = dotc(steer(j), &v[u * nt..(u + 1) * nt]);
-            }
-        }
         if let Some(s) = sens {
             for (si, &j) in sidx.iter().enumerate() {
                 let al = s.alpha[j];
@@ -539,56 +576,50 @@ impl DualOpt {
         }
     }
 
-    /// Shared-M Hessian from the workspace of the last evaluation (`stamp`).
+    /// Shared-M Hessian from the workspace of the last evaluation (`stamp`):
+    /// with Z = L⁻¹ V, v_kᴴ M⁻¹ v_k = ‖z_k‖² and v_kᴴ M⁻¹ a_t = z_kᴴ w_t.
     fn shared_hessian(&mut self, sub: &Subproblem, sidx: &[usize]) -> Option<Vec<f64>> {
         let k = sub.num_users;
         let nt = sub.num_antennas;
         let ns = sidx.len();
         let ws = &mut self.ws;
-        let chol = ws.chol.as_mut()?;
+        let chol = ws.chol.as_ref()?;
         let mut slot = vec![usize::MAX; k];
         for (s, &u) in sidx.iter().enumerate() {
             slot[u] = s;
         }
-        let betas = &ws.betas;
+        ws.zt.clone_from(&ws.vt);
+        chol.forward_batch(&mut ws.zt, k);
         let mut qvv = vec![0.0; k];
+        for row in ws.zt.chunks_exact(k) {
+            for (acc, x) in qvv.iter_mut().zip(row) {
+                *acc += x.norm_sqr();
+            }
+        }
+        // qz[k][t] = z_kᴴ w_t = v_kᴴ M⁻¹ a_t.
+        let mut qz = vec![ZERO; k * ns];
+        gram_columns(&mut qz, (&ws.zt, 0..k), (&ws.xb, 0..ns), nt);
+        let (g, betas) = (&ws.g, &ws.betas);
+        let p0 = |s: usize, t: usize| g[s * ns + t];
         let mut qva = vec![ZERO; k * ns];
         let mut qaa = vec![ZERO; k * ns * ns];
-        {
-            // v_kᴴ M⁻¹ v_k = ‖L⁻¹ v_k‖²: a batched forward solve suffices.
-            ws.xb.resize(nt * k, ZERO);
-            for i in 0..nt {
-                for u in 0..k {
-                    ws.xb[i * k + u] = ws.v[u * nt + i];
+        for u in 0..k {
+            let s = slot[u];
+            let beta = betas[u];
+            let ve = if beta != 0.0 { qz[u * ns + s] } else { ZERO };
+            qvv[u] += beta * ve.norm_sqr();
+            for t in 0..ns {
+                let mut x = qz[u * ns + t];
+                if beta != 0.0 {
+                    x += ve * p0(s, t) * beta;
                 }
-            }
-            chol.forward_batch(&mut ws.xb, k);
-            for u in 0..k {
-                qvv[u] = (0..nt).map(|i| ws.xb[i * k + u].norm_sqr()).sum();
-            }
-            for u in 0..k {
-                let s = slot[u];
-                let beta = betas[u];
-                let vk = &ws.v[u * nt..(u + 1) * nt];
-                let ve = if beta != 0.0 {
-                    dotc(vk, &ws.u[s * nt..(s + 1) * nt])
-                } else {
-                    ZERO
-                };
-                qvv[u] += beta * ve.norm_sqr();
-                for t in 0..ns {
-                    let mut x = dotc(vk, &ws.u[t * nt..(t + 1) * nt]);
+                qva[u * ns + t] = x;
+                for w in 0..ns {
+                    let mut a = p0(t, w);
                     if beta != 0.0 {
-                        x += ve * ws.p0[s * ns + t] * beta;
+                        a += p0(t, s) * p0(s, w) * beta;
                     }
-                    qva[u * ns + t] = x;
-                    for w in 0..ns {
-                        let mut a = ws.p0[t * ns + w];
-                        if beta != 0.0 {
-                            a += ws.p0[t * ns + s] * ws.p0[s * ns + w] * beta;
-                        }
-                        qaa[u * ns * ns + t * ns + w] = a;
-                    }
+                    qaa[u * ns * ns + t * ns + w] = a;
                 }
             }
         }

@@ -59,7 +59,7 @@ use crate::c64;
 use crate::error::BeamformingError;
 use crate::linalg::{Cholesky, add_outer, dotc, norm_sqr, solve_real};
 use crate::problem::{Leakage, SalinrProblem};
-use crate::salinr::{check_beams, sinr_flat};
+use crate::salinr::{check_beams, sinr_from};
 
 const ZERO: c64 = c64::new(0.0, 0.0);
 
@@ -240,6 +240,13 @@ pub(crate) struct Normalized {
     pub sensing: Option<NormSensing>,
 }
 
+/// v_jᴴ D v_j and h_uᴴ v_j (`amp[u·K + j]`) at one point.
+#[derive(Debug, Clone)]
+pub(crate) struct PointProducts {
+    leak: Vec<f64>,
+    amp: Vec<c64>,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct NormSensing {
     pub a: Vec<c64>,
@@ -282,13 +289,18 @@ impl Normalized {
         }
     }
 
-    fn gamma(&self, v: &[c64]) -> Vec<f64> {
-        sinr_flat(&self.h, &self.d, self.per_user, 1.0, v, self.k, self.nt)
+    /// The products at v that γ̃, the objective and the linearisation share.
+    fn at(&self, v: &[c64]) -> PointProducts {
+        let (k, nt) = (self.k, self.nt);
+        PointProducts {
+            leak: crate::linalg::leakages(&self.d, v, k, nt),
+            amp: crate::linalg::gram(&self.h, v, k, nt),
+        }
     }
 
     /// Objective with the original weights.
-    fn objective(&self, v: &[c64]) -> f64 {
-        self.gamma(v)
+    fn objective(&self, at: &PointProducts) -> f64 {
+        sinr_from(&at.leak, &at.amp, self.per_user, 1.0)
             .iter()
             .zip(&self.w)
             .map(|(g, w)| w * self.w_scale * g.ln_1p())
@@ -319,12 +331,16 @@ impl Normalized {
         }
     }
 
-    /// Step 1–3 of an outer iteration: the subproblem (26) at v.
-    pub(crate) fn linearize(&self, v: &[c64], constrained: &[bool]) -> Subproblem {
+    /// Step 1–3 of an outer iteration: the subproblem (26) at v (`at` = its products).
+    pub(crate) fn linearize(
+        &self,
+        v: &[c64],
+        at: &PointProducts,
+        constrained: &[bool],
+    ) -> Subproblem {
         let (k, nt) = (self.k, self.nt);
-        let leak = crate::linalg::leakages(&self.d, v, k, nt);
+        let (leak, amp) = (&at.leak, &at.amp);
         let total: f64 = leak.iter().sum();
-        let amp = crate::linalg::gram(&self.h, v, k, nt);
         let mut z = vec![ZERO; k * nt];
         let mut a_common = vec![ZERO; nt * nt];
         let mut zeta_sq = vec![0.0; k];
@@ -333,7 +349,7 @@ impl Normalized {
             let mut sig = ZERO;
             let mut b = 1.0 + if self.per_user { leak[u] } else { total };
             for j in 0..k {
-                let g = amp[(u, j)];
+                let g = amp[u * k + j];
                 b += g.norm_sqr();
                 if j == u {
                     sig = g;
@@ -392,7 +408,7 @@ pub fn linearize(
     let n = Normalized::new(problem);
     let v: Vec<c64> = beams.iter().map(|x| x / n.v_scale).collect();
     let constrained = constrained_at(&n, &v);
-    Ok((n.linearize(&v, &constrained), v))
+    Ok((n.linearize(&v, &n.at(&v), &constrained), v))
 }
 
 fn constrained_at(n: &Normalized, v: &[c64]) -> Vec<bool> {
@@ -453,7 +469,10 @@ pub fn run<S: InnerSolver>(
         Some(_) => (0..k).filter(|&u| !constrained[u]).collect(),
         None => Vec::new(),
     };
-    let mut obj = n.objective(&v);
+    // The products at v, and at y, are computed once per point: the objective
+    // test and the linearisation share them.
+    let mut at_v = n.at(&v);
+    let mut obj = n.objective(&at_v);
     let mut info = FpInfo {
         outer_iterations: 0,
         inner_iterations: Vec::new(),
@@ -477,15 +496,24 @@ pub fn run<S: InnerSolver>(
             // feasible and not worse than v (then the MM step from y is monotone).
             let t_next = 0.5 * (1.0 + (1.0 + 4.0 * t_nes * t_nes).sqrt());
             let beta = (t_nes - 1.0) / t_next;
-            let mut use_y = false;
-            if params.extrapolate && beta > 0.0 {
-                use_y = extrapolate(&n, &v, &v_old, beta, &constrained, &mut y)
-                    && n.objective(&y) >= obj;
+            let mut at_y = None;
+            if params.extrapolate
+                && beta > 0.0
+                && extrapolate(&n, &v, &v_old, beta, &constrained, &mut y)
+            {
+                let at = n.at(&y);
+                if n.objective(&at) >= obj {
+                    at_y = Some(at);
+                }
             }
+            let use_y = at_y.is_some();
             t_nes = if use_y || beta == 0.0 { t_next } else { 1.0 };
-            let point = if use_y { &y } else { &v };
+            let (point, at) = match &at_y {
+                Some(at) => (&y, at),
+                None => (&v, &at_v),
+            };
             // STEPS 1–3: FP variables and SCA point → subproblem (26).
-            let sub = n.linearize(point, &constrained);
+            let sub = n.linearize(point, at, &constrained);
             let out = inner.solve(&sub, point)?;
             info.outer_iterations += 1;
             info.inner_iterations.push(out.iterations);
@@ -501,7 +529,8 @@ pub fn run<S: InnerSolver>(
                 ));
             }
             clip_power(&mut v_new);
-            let obj_new = n.objective(&v_new);
+            let at_new = n.at(&v_new);
+            let obj_new = n.objective(&at_new);
             info.objective_history.push(obj_new);
             // STEP 4: monotonicity guard and stopping rule.
             if obj_new < obj - params.decrease_tol * obj.abs().max(f64::MIN_POSITIVE) {
@@ -510,6 +539,7 @@ pub fn run<S: InnerSolver>(
             }
             let gain = obj_new - obj;
             v_old = std::mem::replace(&mut v, v_new);
+            at_v = at_new;
             obj = obj_new;
             if gain <= params.rel_tol * obj.abs() {
                 info.converged = true;

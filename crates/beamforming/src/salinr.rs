@@ -98,15 +98,19 @@ pub(crate) fn sinr_flat(
     k: usize,
     nt: usize,
 ) -> Vec<f64> {
-    let leak = leakages(d, v, k, nt);
+    sinr_from(&leakages(d, v, k, nt), &gram(h, v, k, nt), per_user, noise)
+}
+
+/// γ̃ from the leakages v_jᴴ D v_j and the amplitudes `amp[u·K + j]` = h_uᴴ v_j.
+pub(crate) fn sinr_from(leak: &[f64], amp: &[c64], per_user: bool, noise: f64) -> Vec<f64> {
+    let k = leak.len();
     let total: f64 = leak.iter().sum();
-    let amp = gram(h, v, k, nt);
     (0..k)
         .map(|u| {
             let mut sig = 0.0;
             let mut den = noise + if per_user { leak[u] } else { total };
             for j in 0..k {
-                let g = amp[(u, j)].norm_sqr();
+                let g = amp[u * k + j].norm_sqr();
                 if j == u {
                     sig = g;
                 } else {
