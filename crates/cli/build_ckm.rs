@@ -30,7 +30,8 @@ use crate::common::{ensure_dir, load_scenario, progress, set_threads};
     name = "build-ckm",
     version,
     after_help = "Examples:\n  build-ckm --scenario pipelines/paper.toml --rsrp data/paper/rsrp.parquet --out-dir data/paper/ckm\n  \
-build-ckm --scenario site.toml --rsrp drive.parquet --codebook beams.npy --noise-floor-dbm none --out-dir ckm\n\n\
+build-ckm --scenario site.toml --rsrp drive.parquet --codebook beams.npy --noise-floor-dbm none --out-dir ckm\n  \
+build-ckm --scenario site.toml --rsrp scanner.parquet --missing-beams unknown --min-beams 8 --out-dir ckm\n\n\
 RSRP columns required: bs_id, x_m, y_m, beam_id (integers of any width), rsrp_dbm (any float); see docs/real-measurements.md."
 )]
 pub struct Args {
