@@ -53,6 +53,26 @@ fn smoke_rows() -> Vec<RsrpRow> {
     rows
 }
 
+/// Run `build-ckm` on the smoke scenario with `--rsrp rsrp --out-dir out`
+/// and `extra`; requires success (stdout) or failure (stderr).
+fn build_ckm(succeed: bool, rsrp: &Path, out: &Path, extra: &[&str]) -> String {
+    let smoke = util::smoke();
+    let mut args = vec![
+        "--scenario",
+        s(&smoke),
+        "--rsrp",
+        s(rsrp),
+        "--out-dir",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    if succeed {
+        util::ok("build-ckm", &args)
+    } else {
+        util::fails("build-ckm", &args)
+    }
+}
+
 fn write_rsrp(path: &Path, scenario_hash: &str) {
     let prov = Provenance::new("test", "smoke", scenario_hash, 1);
     write_batch(path, &to_batch(&smoke_rows()), &prov).unwrap();
@@ -66,19 +86,7 @@ fn build_inspect_export_plot() {
     let hash = scenario.world_hash();
     write_rsrp(&rsrp, &scenario.hash());
     let out = dir.path().join("ckm");
-    util::ok(
-        "build-ckm",
-        &[
-            "--scenario",
-            s(&util::smoke()),
-            "--rsrp",
-            s(&rsrp),
-            "--out-dir",
-            s(&out),
-            "--threads",
-            "2",
-        ],
-    );
+    build_ckm(true, &rsrp, &out, &["--threads", "2"]);
     for b in 0..3 {
         let ckm = Ckm::read(&out.join(format!("bs{b}.ckm"))).unwrap();
         assert_eq!(ckm.header.bs_id, b);
@@ -105,19 +113,7 @@ fn build_inspect_export_plot() {
 
     // Same bytes with another thread count.
     let out1 = dir.path().join("ckm1");
-    util::ok(
-        "build-ckm",
-        &[
-            "--scenario",
-            s(&util::smoke()),
-            "--rsrp",
-            s(&rsrp),
-            "--out-dir",
-            s(&out1),
-            "--threads",
-            "1",
-        ],
-    );
+    build_ckm(true, &rsrp, &out1, &["--threads", "1"]);
     for name in ["bs0.ckm", "bs1.ckm", "bs2.ckm", "quality.parquet"] {
         assert_eq!(
             std::fs::read(out.join(name)).unwrap(),
@@ -194,22 +190,12 @@ fn logs_reporting_only_the_strongest_beams_build_usable_maps() {
     let rsrp = dir.path().join("top8.parquet");
     let prov = Provenance::new("test", "smoke", &scenario.hash(), 1);
     write_batch(&rsrp, &to_batch(&strongest_beams(smoke_rows(), 8)), &prov).unwrap();
-    let smoke = util::smoke();
     let build = |name: &str, extra: &[&str]| {
         let out = dir.path().join(name);
-        let mut args = vec![
-            "--scenario",
-            s(&smoke),
-            "--rsrp",
-            s(&rsrp),
-            "--out-dir",
-            s(&out),
-        ];
-        args.extend_from_slice(extra);
-        let log = util::ok("build-ckm", &args);
-        (out, log)
+        build_ckm(true, &rsrp, &out, extra);
+        out
     };
-    let (out, _) = build("below", &[]);
+    let out = build("below", &[]);
     let (partial, incomplete, nmse) = quality(&out);
     let nmse = nmse.unwrap();
     assert!(
@@ -219,7 +205,7 @@ fn logs_reporting_only_the_strongest_beams_build_usable_maps() {
     // Nearly as good as the complete log's < −10 dB.
     assert!(nmse.iter().all(|&v| v < -10.0), "{nmse:?}");
 
-    let (out, _) = build("unknown", &["--missing-beams", "unknown"]);
+    let out = build("unknown", &["--missing-beams", "unknown"]);
     let nmse_unknown = quality(&out).2.unwrap();
     assert!(
         nmse_unknown.iter().all(|v| v.is_finite()),
@@ -228,24 +214,12 @@ fn logs_reporting_only_the_strongest_beams_build_usable_maps() {
 
     // Asking for more beams than the log has skips every cell (all filled
     // from nothing: the map is empty but the run says why).
-    let (out, _) = build("strict", &["--min-beams", "9"]);
+    let out = build("strict", &["--min-beams", "9"]);
     let (partial, incomplete, nmse) = quality(&out);
     assert!(nmse.is_none(), "no measured cell, no recovery error");
     assert_eq!(partial, vec![0; 3]);
     assert!(incomplete.iter().all(|&c| c > 500), "{incomplete:?}");
-    let e = util::fails(
-        "build-ckm",
-        &[
-            "--scenario",
-            s(&util::smoke()),
-            "--rsrp",
-            s(&rsrp),
-            "--out-dir",
-            s(&out),
-            "--min-beams",
-            "0",
-        ],
-    );
+    let e = build_ckm(false, &rsrp, &out, &["--min-beams", "0"]);
     assert!(e.contains("min-beams"), "{e}");
 }
 
@@ -258,30 +232,8 @@ fn user_codebook_equal_to_dft_gives_the_same_maps() {
     let npy = dir.path().join("beams.npy");
     ndarray_npy::write_npy(&npy, &dft_codebook(sc.tx_antennas, sc.beams)).unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    util::ok(
-        "build-ckm",
-        &[
-            "--scenario",
-            s(&util::smoke()),
-            "--rsrp",
-            s(&rsrp),
-            "--out-dir",
-            s(&a),
-        ],
-    );
-    util::ok(
-        "build-ckm",
-        &[
-            "--scenario",
-            s(&util::smoke()),
-            "--rsrp",
-            s(&rsrp),
-            "--out-dir",
-            s(&b),
-            "--codebook",
-            s(&npy),
-        ],
-    );
+    build_ckm(true, &rsrp, &a, &[]);
+    build_ckm(true, &rsrp, &b, &["--codebook", s(&npy)]);
     let (ca, cb) = (
         Ckm::read(&a.join("bs2.ckm")).unwrap(),
         Ckm::read(&b.join("bs2.ckm")).unwrap(),
@@ -299,19 +251,7 @@ fn user_codebook_equal_to_dft_gives_the_same_maps() {
     // A codebook with the wrong Nt is refused by name.
     let bad = dir.path().join("bad.npy");
     ndarray_npy::write_npy(&bad, &dft_codebook(sc.tx_antennas + 1, 4)).unwrap();
-    let err = util::fails(
-        "build-ckm",
-        &[
-            "--scenario",
-            s(&util::smoke()),
-            "--rsrp",
-            s(&rsrp),
-            "--out-dir",
-            s(&b),
-            "--codebook",
-            s(&bad),
-        ],
-    );
+    let err = build_ckm(false, &rsrp, &b, &["--codebook", s(&bad)]);
     assert!(err.contains("bad.npy") && err.contains("Nt = 8"), "{err}");
 }
 
@@ -438,18 +378,7 @@ fn inspect_rejects_corrupt_files() {
     let rsrp = dir.path().join("rsrp.parquet");
     write_rsrp(&rsrp, "x");
     let out = dir.path().join("ckm");
-    util::ok(
-        "build-ckm",
-        &[
-            "--scenario",
-            s(&util::smoke()),
-            "--rsrp",
-            s(&rsrp),
-            "--out-dir",
-            s(&out),
-            "--no-truth",
-        ],
-    );
+    build_ckm(true, &rsrp, &out, &["--no-truth"]);
     let good = std::fs::read(out.join("bs1.ckm")).unwrap();
     let path = dir.path().join("bad.ckm");
     let mut flipped = good.clone();
