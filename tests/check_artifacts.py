@@ -32,7 +32,7 @@ SCHEMAS = {
         "scheme": "str", "drop": "uint", "epoch": "uint", "bs_id": "uint", "user_id": "uint",
         "scheduled": "bool", "sinr_db": "float", "rate_bps_hz": "float", "avg_rate_bps_hz": "float",
         "location_error_m": "float", "sensing_var_theta": "float", "constraint_ratio": "float",
-        "constraint_relaxed": "bool",
+        "constraint_relaxed": "bool", "echo_gated": "bool", "location_nees": "float",
     },
     "bs_epochs.parquet": {
         "scheme": "str", "drop": "uint", "epoch": "uint", "bs_id": "uint", "n_scheduled": "uint",
@@ -42,7 +42,8 @@ SCHEMAS = {
 }
 
 # Nullable columns: NULL is allowed (the value does not exist), NaN/inf never.
-NULLABLE = {"sinr_db", "mean_location_error_m", "location_error_m", "sensing_var_theta", "constraint_ratio"}
+NULLABLE = {"sinr_db", "mean_location_error_m", "location_error_m", "sensing_var_theta", "constraint_ratio",
+            "location_nees"}
 
 DUCK_KINDS = {
     "uint": {"UINTEGER", "UBIGINT", "USMALLINT", "UTINYINT"},

@@ -33,9 +33,13 @@ pub const DEFAULT_SCHEMES: &str = "sd-uscb,fp-salinr-perfect,cwmmse,pwmmse";
     version,
     after_help = "Example:\n  run-sdusc --scenario pipelines/paper.toml --trajectories data/paper/trajectories.parquet \\\n    \
 --ckm-dir data/paper/ckm --out-dir data/paper/run --schemes sd-uscb,cwmmse,pwmmse\n\n\
-Schemes: sd-uscb, sd-uscb-slinr, sd-uscb-hungarian, sd-uscb-all-users, sd-uscb-reference,\n\
-fp-salinr-perfect, cwmmse, pwmmse; options as NAME:key=value,... with cbar=<c̄>,\n\
-leakage=vector|covariance, fixed=true (keep the epoch-1 schedule), e.g. sd-uscb:cbar=0.1.\n\n\
+Schemes: sd-uscb, sd-uscb-slinr, sd-uscb-hungarian, sd-uscb-all-users, sd-uscb-robust,\n\
+sd-uscb-reference, fp-salinr-perfect, cwmmse, pwmmse; options as NAME:key=value,key=value\n\
+with cbar=<c̄>, leakage=vector|covariance|phase-aware|robust, fixed=true (keep the epoch-1\n\
+schedule), sensing=perfect (oracle fixes). A list item with `=` is an option of the scheme\n\
+before it, so both of these are three schemes, the first with two options:\n  \
+--schemes 'sd-uscb:sensing=perfect,cbar=1e6,sd-uscb-robust,pwmmse'\n  \
+--schemes 'sd-uscb:sensing=perfect,cbar=1e6; sd-uscb-robust; pwmmse'\n\n\
 Writes OUT/epochs.parquet, OUT/user_epochs.parquet, OUT/bs_epochs.parquet, OUT/manifest.json;\n\
 see docs/artifacts.md."
 )]
@@ -52,7 +56,7 @@ pub struct Args {
     /// Output folder.
     #[arg(long)]
     pub out_dir: PathBuf,
-    /// Comma-separated schemes.
+    /// Schemes, separated by `,` or `;` (options of one scheme by `,` after its `:`).
     #[arg(long, default_value = DEFAULT_SCHEMES)]
     pub schemes: String,
     /// Use the first N drops of the trajectories [default: all].
@@ -87,12 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let wall = Instant::now();
     set_threads(args.threads)?;
     let scenario = load_scenario(&args.scenario)?;
-    let schemes: Vec<Scheme> = args
-        .schemes
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(Scheme::parse)
-        .collect::<Result<_, _>>()?;
+    let schemes = Scheme::parse_list(&args.schemes)?;
     ensure!(
         !schemes.is_empty(),
         "--schemes is empty; expected some of {}",

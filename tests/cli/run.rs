@@ -34,7 +34,21 @@ fn every_scheme_runs_and_the_tables_agree() {
     let (traj, ckm) = prepare(dir.path(), &smoke());
     let out = dir.path().join("run");
     let dumps = dir.path().join("dumps");
-    let schemes = "sd-uscb,sd-uscb-slinr,sd-uscb-hungarian,sd-uscb-all-users,sd-uscb-reference,fp-salinr-perfect,cwmmse,pwmmse";
+    // One scheme with two options (`a:k=v,k2=v2`) in a comma-separated list.
+    let labels = [
+        "sd-uscb",
+        "sd-uscb-slinr",
+        "sd-uscb-hungarian",
+        "sd-uscb-all-users",
+        "sd-uscb-reference",
+        "sd-uscb-robust",
+        "sd-uscb:sensing=perfect,cbar=1e6",
+        "sd-uscb:leakage=phase-aware",
+        "fp-salinr-perfect",
+        "cwmmse",
+        "pwmmse",
+    ];
+    let schemes = &labels.join(",");
     let table = ok(
         "run-sdusc",
         &[
@@ -52,7 +66,7 @@ fn every_scheme_runs_and_the_tables_agree() {
             s(&dumps),
         ],
     );
-    for scheme in schemes.split(',') {
+    for scheme in labels {
         assert!(
             table.contains(&format!("| {scheme} |")),
             "summary lacks {scheme}:\n{table}"

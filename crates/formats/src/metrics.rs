@@ -55,6 +55,12 @@ pub struct UserEpochRow {
     pub constraint_ratio: Option<f64>,
     /// Whether user k's sensing constraint was relaxed (infeasible).
     pub constraint_relaxed: bool,
+    /// The BS's tracker refused the angle and range of this epoch's echo of
+    /// the user (chi-square or reachability gate).
+    pub echo_gated: bool,
+    /// (p̂ − p)ᵀ Σ⁻¹ (p̂ − p) of the BS's estimate p̂ with covariance Σ: ≤ 5.99
+    /// inside the 95 % ellipse (null: scheme without sensing).
+    pub location_nees: Option<f64>,
 }
 
 /// One row of `bs_epochs.parquet`: per (scheme, drop, epoch, BS).
@@ -111,6 +117,8 @@ pub fn user_epoch_schema() -> SchemaRef {
         field("sensing_var_theta", DataType::Float64, true),
         field("constraint_ratio", DataType::Float64, true),
         field("constraint_relaxed", DataType::Boolean, false),
+        field("echo_gated", DataType::Boolean, false),
+        field("location_nees", DataType::Float64, true),
     ]))
 }
 
@@ -185,6 +193,8 @@ pub fn user_epochs_batch(rows: &[UserEpochRow]) -> RecordBatch {
             f64o(rows, |r| r.sensing_var_theta),
             f64o(rows, |r| r.constraint_ratio),
             boolc(rows, |r| r.constraint_relaxed),
+            boolc(rows, |r| r.echo_gated),
+            f64o(rows, |r| r.location_nees),
         ],
     )
     .expect("columns match the schema")

@@ -94,6 +94,10 @@ pub struct Echo {
     pub range_m: f64,
     /// v̂_r = c μ̂ / (2 f_c), m/s, > 0 moving away from the BS.
     pub radial_speed_mps: f64,
+    /// Variance of d̂: (c/2)² σ²_τ, m².
+    pub range_var_m2: f64,
+    /// Variance of v̂_r: (c/(2 f_c))² σ²_μ, (m/s)².
+    pub radial_speed_var_m2s2: f64,
     /// p̂ = BS + d̂ · u(θ̂).
     pub position: Point,
 }
@@ -136,6 +140,8 @@ pub fn echo_from_errors(
         doppler_hz,
         range_m,
         radial_speed_mps,
+        range_var_m2: (SPEED_OF_LIGHT / 2.0).powi(2) * variances.tau_s2,
+        radial_speed_var_m2s2: (SPEED_OF_LIGHT / (2.0 * fc)).powi(2) * variances.mu_hz2,
         position: location_from_polar(&site, angle_rad, range_m),
     }
 }

@@ -30,7 +30,10 @@ pub use estimate::{
     sense_echo,
 };
 pub use sdusc_model::C64;
-pub use tracker::{Prediction, TrackState, Tracker, TrackerParams};
+pub use tracker::{
+    ELLIPSE95_CHI2, GATE_CHI2_1DOF, GATE_CHI2_2DOF, Prediction, TrackState, Tracker, TrackerParams,
+    UpdateOutcome,
+};
 
 /// Bad sensing input or a query the tracker cannot answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

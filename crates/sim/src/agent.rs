@@ -19,11 +19,11 @@ use sdusc_beamforming::dualopt::{self, DualOptParams};
 use sdusc_beamforming::reference::{self, RefParams};
 use sdusc_beamforming::wmmse::{self, NetworkProblem, WmmseParams};
 use sdusc_beamforming::{Beams, Leakage, SalinrProblem, SensingData, fp, npz};
-use sdusc_ckm::query::CkmMap;
+use sdusc_ckm::query::{CkmMap, LeakageSum};
 use sdusc_model::C64;
-use sdusc_model::geometry::{BsSite, Point};
+use sdusc_model::geometry::{BsSite, Cells};
 use sdusc_scheduling::{ScheduleInput, Scheduler, overdue_users, pf_weights, schedule};
-use sdusc_sensing::{Echo, EchoModel, Tracker, TrackerParams};
+use sdusc_sensing::{Echo, EchoModel, Prediction, Tracker, TrackerParams};
 
 use crate::backhaul::{Inbox, LocationMessage, Payload, VectorsMessage};
 use crate::engine::SimError;
@@ -35,6 +35,12 @@ pub struct AgentConfig {
     pub id: usize,
     pub num_bs: usize,
     pub site: BsSite,
+    /// The network's cells (a planning fact every BS knows): the tracker
+    /// keeps its users inside cell `id`.
+    pub cells: Cells,
+    /// σ² of the inter-cell path phases for `leakage=phase-aware` (∞ for
+    /// uniform phases). A real BS would estimate it from its CKM's residuals.
+    pub phase_var_rad2: f64,
     /// Global ids of the own users; the agent indexes them 0..K locally.
     pub users: Vec<usize>,
     pub tx_antennas: usize,
@@ -114,8 +120,10 @@ pub struct BsAgent {
     own_channels: Vec<Vec<C64>>,
     cross_channels: Option<Vec<Vec<Vec<C64>>>>,
     scheduled: Vec<usize>,
-    /// The agent's location estimate of each own user this epoch.
-    estimates: Vec<Option<Point>>,
+    /// The agent's belief about each own user this epoch.
+    predictions: Vec<Option<Prediction>>,
+    /// Own users whose echo of this epoch the tracker gated.
+    echo_gated: Vec<bool>,
 }
 
 impl BsAgent {
@@ -128,6 +136,7 @@ impl BsAgent {
             };
             Some(
                 Tracker::new(cfg.site, k, cfg.epoch_s, params)
+                    .and_then(|t| t.with_cell(cfg.cells.clone(), cfg.id))
                     .map_err(|e| SimError::Agent(cfg.id, e.to_string()))?,
             )
         } else {
@@ -144,7 +153,8 @@ impl BsAgent {
             own_channels: Vec::new(),
             cross_channels: None,
             scheduled: Vec::new(),
-            estimates: vec![None; k],
+            predictions: vec![None; k],
+            echo_gated: vec![false; k],
             cfg,
         })
     }
@@ -153,9 +163,19 @@ impl BsAgent {
         self.cfg.id
     }
 
-    /// The agent's current location estimates of its own users (local order).
-    pub fn estimates(&self) -> &[Option<Point>] {
-        &self.estimates
+    /// The agent's current beliefs about its own users (local order):
+    /// location, velocity and the location's covariance.
+    pub fn predictions(&self) -> &[Option<Prediction>] {
+        &self.predictions
+    }
+
+    /// Own users (local order) whose echo of this epoch was gated.
+    pub fn echo_gated(&self) -> &[bool] {
+        &self.echo_gated
+    }
+
+    fn estimate(&self, u: usize) -> Result<Prediction, SimError> {
+        self.predictions[u].ok_or_else(|| self.err(format!("no location estimate of user {u}")))
     }
 
     /// The agent's own view of R̂_k(n−1).
@@ -188,17 +208,17 @@ impl BsAgent {
         self.epoch = obs.epoch;
 
         // STEP 1: sensing — fold in echoes, predict every own user to epoch n.
+        self.echo_gated.fill(false);
         if let Some(tracker) = self.tracker.as_mut() {
             for (u, echo, described) in &obs.echoes {
-                tracker
+                let outcome = tracker
                     .update_from_echo(*u, echo, *described as u64)
                     .map_err(|e| SimError::Agent(self.cfg.id, e.to_string()))?;
+                if let Some(g) = self.echo_gated.get_mut(*u) {
+                    *g |= outcome.position_gated;
+                }
             }
-            self.estimates = tracker
-                .predict_all(obs.epoch as u64)
-                .into_iter()
-                .map(|p| p.map(|p| p.position))
-                .collect();
+            self.predictions = tracker.predict_all(obs.epoch as u64);
         }
 
         // STEP 2: scheduling with PF weights 1/R̂(n−1) and intra-cell CSI.
@@ -242,14 +262,21 @@ impl BsAgent {
         let mut central_upload = None;
         match self.cfg.scheme.beamformer {
             BeamformerKind::Salinr | BeamformerKind::Slinr | BeamformerKind::SalinrReference => {
-                let mut locations = Vec::with_capacity(scheduled.len());
-                for &u in &scheduled {
-                    locations
-                        .push(self.estimates[u].ok_or_else(|| {
-                            self.err(format!("no location estimate of user {u}"))
-                        })?);
-                }
-                let bytes = LocationMessage { sender, locations }.encode();
+                let estimates = scheduled
+                    .iter()
+                    .map(|&u| self.estimate(u))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let message = LocationMessage {
+                    sender,
+                    locations: estimates.iter().map(|p| p.position).collect(),
+                    covariances: self
+                        .cfg
+                        .scheme
+                        .leakage
+                        .needs_location_covariance()
+                        .then(|| estimates.iter().map(|p| p.covariance).collect()),
+                };
+                let bytes = message.encode();
                 outgoing.extend(others.map(|m| (m, Payload::Locations(bytes.clone()))));
             }
             BeamformerKind::FpSalinrPerfect => {
@@ -361,17 +388,33 @@ impl BsAgent {
                     .ckm
                     .as_ref()
                     .ok_or_else(|| self.err("scheme needs a CKM, none loaded"))?;
-                let mut cov = Array2::<C64>::zeros((nt, nt));
+                let mut sum = LeakageSum::new(ckm);
                 for msg in &inbox.locations {
-                    for &p in &msg.locations {
+                    for (i, &p) in msg.locations.iter().enumerate() {
                         let est = ckm.lookup(p).map_err(|e| self.err(e))?;
                         match self.cfg.scheme.leakage {
-                            LeakageModel::Vector => add_outer(&ckm.channel(&est)),
-                            LeakageModel::Covariance => cov += &ckm.covariance(&est),
+                            LeakageModel::Vector => sum.add_vector(&est, 1.0),
+                            LeakageModel::Covariance => sum.add_covariance(&est, 1.0),
+                            LeakageModel::PhaseAware => {
+                                sum.add_phase_aware(&est, self.cfg.phase_var_rad2)
+                            }
+                            LeakageModel::Robust => {
+                                let cov = msg
+                                    .covariances
+                                    .as_ref()
+                                    .and_then(|c| c.get(i))
+                                    .ok_or_else(|| {
+                                        self.err(format!(
+                                            "leakage=robust: BS {}'s locations came without covariances",
+                                            msg.sender
+                                        ))
+                                    })?;
+                                sum.add_robust(p, *cov).map_err(|e| self.err(e))?;
+                            }
                         }
                     }
                 }
-                d += &cov;
+                d += &sum.matrix();
             }
         }
         let leakage = match kind {
@@ -389,8 +432,7 @@ impl BsAgent {
                 let mut echo_gain = Vec::with_capacity(s.len());
                 let mut first = None;
                 for (i, &u) in s.iter().enumerate() {
-                    let p = self.estimates[u]
-                        .ok_or_else(|| self.err(format!("no location estimate of user {u}")))?;
+                    let p = self.estimate(u)?.position;
                     let c = model.constraint(p).map_err(|e| self.err(e))?;
                     for (j, z) in c.steering.iter().enumerate() {
                         steering[(i, j)] = *z;

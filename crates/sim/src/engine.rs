@@ -25,6 +25,8 @@ use sdusc_formats::metrics::{BsEpochRow, EpochRow, UserEpochRow};
 use sdusc_model::C64;
 use sdusc_model::array::steering;
 use sdusc_model::codebook::dft_codebook;
+use sdusc_model::geometry::Cells;
+use sdusc_model::scenario::PhaseModel;
 use sdusc_sensing::{EchoErrors, EchoKey, EchoModel, TrueKinematics, echo_from_errors, sense_echo};
 
 use crate::RATE_FLOOR_BPS_HZ;
@@ -148,12 +150,19 @@ pub fn run_scheme_drop(
         std::fs::create_dir_all(dir)
             .map_err(|e| SimError::World(format!("cannot create {}: {e}", dir.display())))?;
     }
+    let cells = Cells::from_scenario(s);
+    let phase_var_rad2 = match s.phase_model {
+        PhaseModel::Paper => s.inter_cell_phase_std_rad.powi(2),
+        PhaseModel::Uniform => f64::INFINITY,
+    };
     let mut agents = (0..l)
         .map(|b| {
             let cfg = AgentConfig {
                 id: b,
                 num_bs: l,
                 site: s.sites[b],
+                cells: cells.clone(),
+                phase_var_rad2,
                 users: (b * per_cell..(b + 1) * per_cell).collect(),
                 tx_antennas: nt,
                 power_w: s.power_w,
@@ -350,11 +359,16 @@ pub fn run_scheme_drop(
             }
         }
         let mut loc_err = vec![None; users];
+        let mut nees = vec![None; users];
+        let mut gated = vec![false; users];
         if sensing {
             for (b, agent) in agents.iter().enumerate() {
-                for (local, est) in agent.estimates().iter().enumerate() {
+                for (local, est) in agent.predictions().iter().enumerate() {
                     let u = b * per_cell + local;
-                    loc_err[u] = est.map(|p| p.distance(et.states[u].position));
+                    let truth = et.states[u].position;
+                    loc_err[u] = est.map(|p| p.position.distance(truth));
+                    nees[u] = est.and_then(|p| p.nees(truth));
+                    gated[u] = agent.echo_gated()[local];
                 }
             }
         }
@@ -374,6 +388,8 @@ pub fn run_scheme_drop(
                 sensing_var_theta: echo_vars[u],
                 constraint_ratio: ratio[u],
                 constraint_relaxed: relaxed.contains(&u),
+                echo_gated: gated[u],
+                location_nees: nees[u],
             });
         }
         for (b, o) in outcomes.iter().enumerate() {

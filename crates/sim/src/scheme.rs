@@ -3,12 +3,21 @@
 //! `sd-uscb:leakage=covariance`, `sd-uscb:fixed=true`, and the diagnostic
 //! oracle `sd-uscb:sensing=perfect`).
 //!
+//! # Lists of schemes ([`Scheme::parse_list`])
+//!
+//! `a,b:k=v,k2=v2,c` or `a; b:k=v,k2=v2; c`. Options contain `=` and scheme
+//! names never do, so a comma-separated item with `=` is one more option of
+//! the scheme before it, an item without `=` starts a new scheme; `;`
+//! always separates schemes. So `sd-uscb:sensing=perfect,cbar=1e6,pwmmse` is
+//! two schemes, the first with two options.
+//!
 //! | name | scheduling | inter-cell knowledge | beamforming |
 //! |---|---|---|---|
 //! | `sd-uscb` | PFZFG | CKM at sensed locations | DualOpt ISAC-SALINR |
 //! | `sd-uscb-slinr` | PFZFG | CKM at sensed locations | DualOpt ISAC-SLINR |
 //! | `sd-uscb-hungarian` | Hungarian | CKM at sensed locations | DualOpt ISAC-SALINR |
 //! | `sd-uscb-all-users` | all users | CKM at sensed locations | DualOpt ISAC-SALINR |
+//! | `sd-uscb-robust` | PFZFG | CKM averaged over each location's uncertainty (`leakage=robust`) | DualOpt ISAC-SALINR |
 //! | `sd-uscb-reference` | PFZFG | CKM at sensed locations | Algorithm 2 with the clarabel reference |
 //! | `fp-salinr-perfect` | PFZFG | true inter-cell channels | FP-SALINR, no sensing constraint |
 //! | `cwmmse` | PFZFG | global CSI at a central unit | centralized WMMSE |
@@ -41,13 +50,26 @@ pub enum BeamformerKind {
     Pwmmse,
 }
 
-/// CKM leakage model (SPEC §5.4).
+/// CKM leakage model (SPEC §5.4, §14.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeakageModel {
     /// ĥĥᴴ with the zero-phase vector estimate (36): the paper's choice.
     Vector,
     /// R̂ = Σ ᾱ a aᴴ: the expected leakage for unknown phases.
     Covariance,
+    /// e^{−σ²} ĥĥᴴ + (1 − e^{−σ²}) R̂: the expected leakage for path phases
+    /// N(0, σ²), σ the scenario's inter-cell phase spread.
+    PhaseAware,
+    /// E_{p∼N(p̂,Σ)} R̂(p): the covariance estimate averaged over the
+    /// location's uncertainty Σ (sent with the location).
+    Robust,
+}
+
+impl LeakageModel {
+    /// Does the location message carry each location's covariance?
+    pub fn needs_location_covariance(self) -> bool {
+        self == LeakageModel::Robust
+    }
 }
 
 /// A fully specified scheme.
@@ -74,6 +96,7 @@ pub const SCHEME_NAMES: &[&str] = &[
     "sd-uscb-slinr",
     "sd-uscb-hungarian",
     "sd-uscb-all-users",
+    "sd-uscb-robust",
     "sd-uscb-reference",
     "fp-salinr-perfect",
     "cwmmse",
@@ -103,8 +126,13 @@ impl Scheme {
         };
         use BeamformerKind as B;
         use SchedulerKind as S;
+        let mut leakage = LeakageModel::Vector;
         let (scheduler, beamformer) = match name {
             "sd-uscb" => (S::Pfzfg, B::Salinr),
+            "sd-uscb-robust" => {
+                leakage = LeakageModel::Robust;
+                (S::Pfzfg, B::Salinr)
+            }
             "sd-uscb-slinr" => (S::Pfzfg, B::Slinr),
             "sd-uscb-hungarian" => (S::Hungarian, B::Salinr),
             "sd-uscb-all-users" => (S::AllUsers, B::Salinr),
@@ -118,7 +146,7 @@ impl Scheme {
             label: spec.to_string(),
             scheduler,
             beamformer,
-            leakage: LeakageModel::Vector,
+            leakage,
             threshold: None,
             fixed_schedule: false,
             perfect_sensing: false,
@@ -146,7 +174,11 @@ impl Scheme {
                     scheme.leakage = match v {
                         "vector" => LeakageModel::Vector,
                         "covariance" => LeakageModel::Covariance,
-                        _ => return Err(bad("leakage=vector or leakage=covariance")),
+                        "phase-aware" => LeakageModel::PhaseAware,
+                        "robust" => LeakageModel::Robust,
+                        _ => {
+                            return Err(bad("leakage=vector, covariance, phase-aware or robust"));
+                        }
                     }
                 }
                 "fixed" => {
@@ -164,6 +196,28 @@ impl Scheme {
             }
         }
         Ok(scheme)
+    }
+
+    /// Parse a list of schemes (see the module docs for the syntax):
+    /// `sd-uscb:sensing=perfect,cbar=1e6,pwmmse` or `sd-uscb:cbar=0.1; pwmmse`.
+    pub fn parse_list(list: &str) -> Result<Vec<Self>, SchemeError> {
+        let mut specs: Vec<String> = Vec::new();
+        for group in list.split(';') {
+            let mut open = false;
+            for item in group.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                match specs.last_mut() {
+                    Some(last) if open && item.contains('=') && !item.contains(':') => {
+                        last.push(',');
+                        last.push_str(item);
+                    }
+                    _ => {
+                        open = item.contains(':');
+                        specs.push(item.to_string());
+                    }
+                }
+            }
+        }
+        specs.iter().map(|s| Self::parse(s)).collect()
     }
 
     /// Does this scheme sense its users (and so report location errors)?
@@ -194,6 +248,51 @@ mod tests {
         assert_eq!(s.threshold, Some(0.1));
         assert_eq!(s.leakage, LeakageModel::Covariance);
         assert!(s.fixed_schedule);
+    }
+
+    #[test]
+    fn lists_keep_several_options_with_their_scheme() {
+        let labels = |list: &str| -> Vec<String> {
+            Scheme::parse_list(list)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.label)
+                .collect()
+        };
+        assert_eq!(
+            labels("sd-uscb:sensing=perfect,cbar=1e6"),
+            ["sd-uscb:sensing=perfect,cbar=1e6"]
+        );
+        assert_eq!(
+            labels("sd-uscb:sensing=perfect,cbar=1e6,pwmmse,cwmmse:"),
+            ["sd-uscb:sensing=perfect,cbar=1e6", "pwmmse", "cwmmse:"]
+        );
+        assert_eq!(
+            labels("sd-uscb,cwmmse , pwmmse"),
+            ["sd-uscb", "cwmmse", "pwmmse"]
+        );
+        assert_eq!(
+            labels("sd-uscb:cbar=0.1,fixed=true; sd-uscb:leakage=robust;pwmmse"),
+            [
+                "sd-uscb:cbar=0.1,fixed=true",
+                "sd-uscb:leakage=robust",
+                "pwmmse"
+            ]
+        );
+        let both = Scheme::parse_list("sd-uscb:sensing=perfect,cbar=1e6").unwrap();
+        assert!(both[0].perfect_sensing);
+        assert_eq!(both[0].threshold, Some(1e6));
+        // An option with no scheme before it is refused as a scheme name.
+        assert!(Scheme::parse_list("cbar=1,sd-uscb").is_err());
+        assert!(Scheme::parse_list("pwmmse,cbar=1").is_err());
+        let robust = Scheme::parse("sd-uscb-robust").unwrap();
+        assert_eq!(robust.leakage, LeakageModel::Robust);
+        assert_eq!(
+            Scheme::parse("sd-uscb:leakage=phase-aware")
+                .unwrap()
+                .leakage,
+            LeakageModel::PhaseAware
+        );
     }
 
     #[test]

@@ -229,6 +229,21 @@ fn location_exchange_costs_exactly_its_encoding() {
             .sum();
         assert_eq!(r.backhaul_rx_bytes, others);
     }
+    // SD-USCB-robust: each location carries its covariance, 3 more bytes.
+    let robust = run_scheme_drop(
+        &world,
+        &truth,
+        &true_ckms(&world),
+        &Scheme::parse("sd-uscb-robust").unwrap(),
+        &opts(),
+    )
+    .unwrap();
+    for r in &robust.bs {
+        assert_eq!(
+            r.backhaul_tx_bytes,
+            (l - 1) * (4 + 11 * r.n_scheduled as u64)
+        );
+    }
     let pw = run_scheme_drop(
         &world,
         &truth,
@@ -241,6 +256,11 @@ fn location_exchange_costs_exactly_its_encoding() {
         pw.bs
             .iter()
             .all(|r| r.backhaul_tx_bytes == 0 && r.backhaul_rx_bytes == 0)
+    );
+    assert!(
+        pw.users
+            .iter()
+            .all(|r| r.location_nees.is_none() && !r.echo_gated)
     );
 }
 
@@ -260,6 +280,8 @@ fn sensed_locations_are_reported_and_fixed_schedules_stay_fixed() {
     assert!(out.users.iter().all(|r| {
         r.location_error_m
             .is_some_and(|e| e.is_finite() && e >= 0.0)
+            && r.location_nees
+                .is_some_and(|d2| d2.is_finite() && d2 >= 0.0)
     }));
     let sched = |e: u32| -> Vec<u32> {
         out.users
