@@ -60,7 +60,7 @@ all: build
 
 # ── the paper ────────────────────────────────────────────────────────────
 
-# All experiments (fig5–9, table1, thm1) + data/paper/REPORT.md; `just paper --drops 16` for tighter CIs.
+# All experiments (fig5–9, table1, thm1, gap) + data/paper/REPORT.md; `just paper --drops 16` for tighter CIs.
 paper *ARGS: build
     just traj {{paper}} data/paper
     just rsrp {{paper}} data/paper
@@ -131,3 +131,7 @@ fig9 *ARGS: build
 # Experiment thm1 (pipelines/experiments/thm1.toml).
 thm1 *ARGS: build
     just paper-run thm1 {{ARGS}}
+
+# Experiment gap (pipelines/experiments/gap.toml): the waterfall FP-SALINR → SD-USCB, one ingredient per step.
+gap *ARGS: build
+    just paper-run gap {{ARGS}}

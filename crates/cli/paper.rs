@@ -13,7 +13,9 @@ use sdusc_experiments::{Definition, base_scenario, report, run_experiment, work_
 use crate::common::{progress, set_threads};
 
 /// Reproduce the paper's section V: fig5 (FP convergence), table1 (compute
-/// time), fig6–fig9 (accumulated PFR), thm1 (Theorem 1 Monte Carlo).
+/// time), fig6–fig9 (accumulated PFR), thm1 (Theorem 1 Monte Carlo); and gap
+/// (beyond the paper: the PFR each modelling ingredient costs, FP-SALINR with
+/// perfect CSI → SD-USCB).
 #[derive(Debug, Parser)]
 #[command(
     name = "sdusc-paper",
@@ -31,17 +33,18 @@ pub struct Args {
 pub enum Command {
     /// Run one experiment (an id of pipelines/experiments/ or a definition file), then refresh the report.
     Run {
-        /// Experiment id (fig5, table1, fig6, fig7, fig8, fig9, thm1) or a path to a definition TOML.
+        /// Experiment id (fig5, table1, fig6, fig7, fig8, fig9, thm1, gap) or a path to a definition TOML.
         id: String,
         #[command(flatten)]
         opts: RunOpts,
     },
-    /// Run every experiment of the definitions folder, then write the report.
+    /// Run every experiment of the definitions folder (every *.toml, gap included), then write the report.
     All {
         #[command(flatten)]
         opts: RunOpts,
     },
-    /// Regenerate REPORT.md from the Parquet files only.
+    /// Regenerate REPORT.md from the Parquet files only (folders whose Parquet carries no
+    /// experiment definition, such as run-sdusc's run/, are skipped).
     Report {
         /// Folder holding the experiments' outputs.
         #[arg(long, default_value = "data/paper")]
@@ -63,7 +66,8 @@ pub struct RunOpts {
     /// Folder of the experiment definitions.
     #[arg(long, alias = "scenario-dir", default_value = "pipelines/experiments")]
     pub experiments_dir: PathBuf,
-    /// Use oracle CKMs (true paths) instead of data/ckm (diagnostics, tests).
+    /// Use oracle CKMs (true paths) instead of data/ckm for every arm (diagnostics, tests;
+    /// an arm with `ckm = "oracle"` uses them anyway).
     #[arg(long)]
     pub oracle_ckm: bool,
     /// Write 0 for beamforming times in the metrics (byte-identical PFR outputs).

@@ -21,6 +21,9 @@ use crate::{ExperimentError, Result};
 pub enum Kind {
     /// Accumulated PFR vs epoch over drops (fig6–fig9).
     Pfr,
+    /// A PFR experiment read as a paired waterfall (`[waterfall]`): the
+    /// PFR lost or gained by each modelling ingredient, one per step.
+    Gap,
     /// SALINR objective per FP iteration, DualOpt vs reference (fig5).
     Convergence,
     /// Compute time per BS per epoch, DualOpt vs reference (table1).
@@ -64,6 +67,9 @@ pub struct Definition {
     /// Theorem 1 Monte Carlo.
     #[serde(default)]
     pub theorem1: Option<Theorem1Setup>,
+    /// The steps, extra arms and floor of a gap experiment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waterfall: Option<Waterfall>,
     /// Why a claim may fail, by check index (0-based) or `"all"`: printed
     /// beside a failing check in the report.
     #[serde(default)]
@@ -88,6 +94,63 @@ pub struct Arm {
     /// Scenario overrides of this arm, on top of the experiment's.
     #[serde(default)]
     pub overrides: BTreeMap<String, toml::Value>,
+    /// CKM source of this arm: `"oracle"` (the true large-scale paths,
+    /// [`crate::inputs::CkmSource::Oracle`]); absent: the runner's source
+    /// (build-ckm's CKMs in `<data>/ckm`, or oracle under `--oracle-ckm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ckm: Option<String>,
+}
+
+/// The values `Arm::ckm` accepts.
+pub const ARM_CKM_SOURCES: &[&str] = &["oracle"];
+
+impl Arm {
+    /// The CKM source of this arm, given the runner's (a validated arm).
+    pub fn ckm_source(
+        &self,
+        runner_default: &crate::inputs::CkmSource,
+    ) -> crate::inputs::CkmSource {
+        match self.ckm.as_deref() {
+            Some("oracle") => crate::inputs::CkmSource::Oracle,
+            _ => runner_default.clone(),
+        }
+    }
+}
+
+/// A gap experiment's reading of its arms (all labels of `[[arms]]`). Every
+/// arm is in exactly one role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waterfall {
+    /// The waterfall, in order: each step adds one modelling ingredient to
+    /// the previous one; its Δ is paired against the previous step.
+    pub steps: Vec<String>,
+    /// Arms beyond the waterfall, compared with the last step and the floor.
+    #[serde(default)]
+    pub extras: Vec<String>,
+    /// The floor arm (drawn as a line; every Δ to it is reported too).
+    pub floor: String,
+    /// What each step (but the first) adds, for the report's sentences
+    /// ("<ingredient> costs X ± Y PFR"); the step label by default.
+    #[serde(default)]
+    pub ingredients: BTreeMap<String, String>,
+    /// Short names of arms in the report's sentences and the figure's
+    /// captions (`"+ tracked locations (SD-USCB)" = "SD-USCB"`); the label
+    /// by default.
+    #[serde(default)]
+    pub names: BTreeMap<String, String>,
+}
+
+impl Waterfall {
+    /// The ingredient that `step` adds (its label when none is given).
+    pub fn ingredient<'a>(&'a self, step: &'a str) -> &'a str {
+        self.ingredients.get(step).map_or(step, String::as_str)
+    }
+
+    /// The short name of arm `label` (the label when none is given).
+    pub fn name<'a>(&'a self, label: &'a str) -> &'a str {
+        self.names.get(label).map_or(label, String::as_str)
+    }
 }
 
 /// A comparison the report evaluates on the per-drop accumulated PFR at the
@@ -229,29 +292,50 @@ impl Definition {
         if self.drops == 0 {
             return Err(bad("drops = 0; expected at least 1".into()));
         }
+        if self.waterfall.is_some() && self.kind != Kind::Gap {
+            return Err(bad("a [waterfall] section needs kind = \"gap\"".into()));
+        }
         match self.kind {
-            Kind::Pfr => {
+            Kind::Pfr | Kind::Gap => {
                 if self.arms.is_empty() {
-                    return Err(bad("kind = \"pfr\" needs at least one [[arms]]".into()));
+                    return Err(bad(format!(
+                        "kind = {:?} needs at least one [[arms]]",
+                        kind_name(self.kind)
+                    )));
                 }
                 let mut seen = std::collections::BTreeSet::new();
                 for arm in &self.arms {
                     if !seen.insert(arm.label.as_str()) {
                         return Err(bad(format!("arm label `{}` appears twice", arm.label)));
                     }
-                    sdusc_sim::Scheme::parse(&arm.scheme)
+                    let scheme = sdusc_sim::Scheme::parse(&arm.scheme)
                         .map_err(|e| bad(format!("arm `{}`: {e}", arm.label)))?;
+                    if let Some(c) = &arm.ckm {
+                        if !ARM_CKM_SOURCES.contains(&c.as_str()) {
+                            return Err(bad(format!(
+                                "arm `{}`: ckm = {c:?}; expected \"oracle\" (the true paths), \
+                                 or no `ckm` key for the runner's CKMs (build-ckm's, in <data>/ckm)",
+                                arm.label
+                            )));
+                        }
+                        if !scheme.uses_sensing() {
+                            return Err(bad(format!(
+                                "arm `{}`: ckm = {c:?} has no effect: scheme `{}` uses no CKM \
+                                 (only the sd-uscb schemes do)",
+                                arm.label, arm.scheme
+                            )));
+                        }
+                    }
+                }
+                if self.kind == Kind::Gap {
+                    self.validate_waterfall(&seen).map_err(bad)?;
                 }
                 for (i, c) in self.checks.iter().enumerate() {
                     for a in c.arms() {
                         if !seen.contains(a) {
                             return Err(bad(format!(
                                 "check {i} names arm `{a}`; the arms are {}",
-                                self.arms
-                                    .iter()
-                                    .map(|a| a.label.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                self.arm_labels()
                             )));
                         }
                     }
@@ -292,6 +376,69 @@ impl Definition {
         Ok(())
     }
 
+    /// Every arm in exactly one role of the `[waterfall]`, at least two steps.
+    fn validate_waterfall(
+        &self,
+        labels: &std::collections::BTreeSet<&str>,
+    ) -> std::result::Result<(), String> {
+        let w = self
+            .waterfall
+            .as_ref()
+            .ok_or("kind = \"gap\" needs a [waterfall] section (steps, extras, floor)")?;
+        if w.steps.len() < 2 {
+            return Err(format!(
+                "waterfall.steps has {} arm(s); expected at least 2 (a start and one ingredient)",
+                w.steps.len()
+            ));
+        }
+        let mut roles: BTreeMap<&str, &str> = BTreeMap::new();
+        let named = w
+            .steps
+            .iter()
+            .map(|a| (a, "steps"))
+            .chain(w.extras.iter().map(|a| (a, "extras")))
+            .chain(std::iter::once((&w.floor, "floor")));
+        for (a, role) in named {
+            if !labels.contains(a.as_str()) {
+                return Err(format!(
+                    "waterfall.{role} names arm `{a}`; the arms are {}",
+                    self.arm_labels()
+                ));
+            }
+            if let Some(first) = roles.insert(a, role) {
+                return Err(format!(
+                    "arm `{a}` appears in waterfall.{first} and waterfall.{role}; expected one role per arm"
+                ));
+            }
+        }
+        if let Some(a) = labels.iter().find(|a| !roles.contains_key(*a)) {
+            return Err(format!(
+                "arm `{a}` is in no role of the [waterfall]; list it in steps, extras or floor"
+            ));
+        }
+        if let Some(k) = w.ingredients.keys().find(|k| !w.steps[1..].contains(k)) {
+            return Err(format!(
+                "waterfall.ingredients names `{k}`, which is not a step after the first ({})",
+                w.steps[1..].join(", ")
+            ));
+        }
+        if let Some(k) = w.names.keys().find(|k| !labels.contains(k.as_str())) {
+            return Err(format!(
+                "waterfall.names names `{k}`; the arms are {}",
+                self.arm_labels()
+            ));
+        }
+        Ok(())
+    }
+
+    fn arm_labels(&self) -> String {
+        self.arms
+            .iter()
+            .map(|a| a.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The scenario of `arm` (or of the experiment when `None`): the base
     /// scenario with the experiment's overrides, then the arm's.
     pub fn scenario_for(&self, base: &Scenario, arm: Option<&Arm>) -> Result<Scenario> {
@@ -299,6 +446,14 @@ impl Definition {
         let arm_over = arm.map_or(&empty, |a| &a.overrides);
         apply_overrides(base, self.overrides.iter().chain(arm_over.iter()))
     }
+}
+
+/// The TOML spelling of a kind.
+pub fn kind_name(kind: Kind) -> String {
+    serde_json::to_string(&kind)
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string()
 }
 
 /// Apply dotted-key overrides to a scenario and validate the result.
@@ -340,4 +495,139 @@ pub fn apply_overrides<'a>(
         ExperimentError::Data(format!("scenario after overrides: {e}"))
     })?;
     Ok(Scenario::validate(raw)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARMS: &str = r#"
+id = "x"
+kind = "KIND"
+title = "t"
+claim = "c"
+
+[[arms]]
+label = "A"
+scheme = "fp-salinr-perfect"
+
+[[arms]]
+label = "B"
+scheme = "sd-uscb:sensing=perfect,cbar=1e6"
+ckm = "CKM"
+
+[[arms]]
+label = "C"
+scheme = "sd-uscb"
+
+[[arms]]
+label = "F"
+scheme = "pwmmse"
+"#;
+
+    fn def(kind: &str, ckm: &str, tail: &str) -> Result<Definition> {
+        let text = ARMS.replace("KIND", kind).replace("CKM", ckm) + tail;
+        Definition::from_toml(&text, Path::new("x.toml"))
+    }
+
+    fn message(r: Result<Definition>) -> String {
+        match r {
+            Err(ExperimentError::Definition { message, .. }) => message,
+            other => panic!("expected a definition error, got {other:?}"),
+        }
+    }
+
+    const WATERFALL: &str = r#"
+[waterfall]
+steps = ["A", "B", "C"]
+floor = "F"
+"#;
+
+    #[test]
+    fn an_arm_may_ask_for_oracle_ckms() {
+        let d = def("pfr", "oracle", "").unwrap();
+        assert_eq!(d.arms[1].ckm.as_deref(), Some("oracle"));
+        assert_eq!(d.arms[0].ckm, None);
+        let dir = crate::inputs::CkmSource::Dir("data/paper/ckm".into());
+        assert_eq!(d.arms[1].ckm_source(&dir), crate::inputs::CkmSource::Oracle);
+        assert_eq!(d.arms[2].ckm_source(&dir), dir);
+        // The JSON in the Parquet metadata round-trips the field.
+        let back: Definition = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
+    }
+
+    #[test]
+    fn a_bad_ckm_source_is_refused_with_the_value_and_the_choices() {
+        let m = message(def("pfr", "oracel", ""));
+        assert!(m.contains("arm `B`") && m.contains("\"oracel\""), "{m}");
+        assert!(m.contains("expected \"oracle\""), "{m}");
+        // On a scheme that reads no CKM the field would silently do nothing.
+        let text = ARMS.replace("KIND", "pfr").replace("CKM", "oracle")
+            + "\n[[arms]]\nlabel = \"P\"\nscheme = \"pwmmse\"\nckm = \"oracle\"\n";
+        let m = message(Definition::from_toml(&text, Path::new("x.toml")));
+        assert!(m.contains("arm `P`") && m.contains("uses no CKM"), "{m}");
+    }
+
+    #[test]
+    fn the_shipped_gap_definition_validates() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let d = Definition::load(&root.join("pipelines/experiments/gap.toml")).unwrap();
+        assert_eq!(d.kind, Kind::Gap);
+        let w = d.waterfall.as_ref().unwrap();
+        assert_eq!(w.steps.len(), 5);
+        assert_eq!(w.floor, "PWMMSE");
+        let oracle: Vec<&str> = d
+            .arms
+            .iter()
+            .filter(|a| a.ckm.is_some())
+            .map(|a| a.label.as_str())
+            .collect();
+        assert_eq!(oracle, ["oracle CKM, true locations, no constraint"]);
+        assert!(d.drops >= 8);
+    }
+
+    #[test]
+    fn a_waterfall_gives_every_arm_one_role() {
+        assert!(def("gap", "oracle", WATERFALL).is_ok());
+        let cases: [(&str, String, &str); 6] = [
+            ("gap", String::new(), "needs a [waterfall]"),
+            ("pfr", WATERFALL.into(), "needs kind = \"gap\""),
+            (
+                "gap",
+                WATERFALL.replace("\"C\"]", "\"Z\"]"),
+                "names arm `Z`",
+            ),
+            (
+                "gap",
+                WATERFALL.replace("\"C\"]", "\"C\", \"A\"]"),
+                "appears in waterfall.steps and waterfall.steps",
+            ),
+            (
+                "gap",
+                WATERFALL.replace(", \"C\"]", "]"),
+                "arm `C` is in no role",
+            ),
+            (
+                "gap",
+                WATERFALL.replace("[\"A\", \"B\", \"C\"]", "[\"A\"]\nextras = [\"B\", \"C\"]"),
+                "at least 2",
+            ),
+        ];
+        for (kind, tail, want) in cases {
+            let m = message(def(kind, "oracle", &tail));
+            assert!(m.contains(want), "{kind} {tail}: {m}");
+        }
+        let m = message(def(
+            "gap",
+            "oracle",
+            &format!("{WATERFALL}ingredients = {{ A = \"x\" }}\n"),
+        ));
+        assert!(m.contains("not a step after the first"), "{m}");
+        let m = message(def(
+            "gap",
+            "oracle",
+            &format!("{WATERFALL}names = {{ Z = \"x\" }}\n"),
+        ));
+        assert!(m.contains("waterfall.names names `Z`"), "{m}");
+    }
 }

@@ -1,12 +1,15 @@
-//! The one plotting path of every figure: line charts with 95% CI bands and
-//! grouped bar charts with CI whiskers, drawn once per backend (PNG + SVG)
-//! with the embedded DejaVu Sans (no system font needed).
+//! The one plotting path of every figure: line charts with 95% CI bands,
+//! grouped bar charts with CI whiskers and waterfall charts (floating bars
+//! from one level to the next), drawn once per backend (PNG + SVG) with the
+//! embedded DejaVu Sans (no system font needed).
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::{ExperimentError, Result};
 
@@ -72,11 +75,104 @@ pub struct BarChart {
     pub groups: Vec<BarGroup>,
 }
 
-/// Either kind of figure.
+/// One bar of a waterfall: floating from `from` to `to`, or, when `from` is
+/// `None`, a level bar from the bottom of the axis (the start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaterfallBar {
+    /// Category label under the bar (wrapped to the bar's slot).
+    pub label: String,
+    pub from: Option<f64>,
+    pub to: f64,
+    /// Half-width of the CI whisker drawn around `to`.
+    pub whisker: Option<f64>,
+    /// Text beside the bar's end (e.g. "−3.2 ± 1.1").
+    pub text: String,
+}
+
+/// A waterfall chart: the steps left to right, each from the previous level
+/// to its own, dotted connectors between levels; then, after a separator,
+/// extra bars from a reference level; a dashed line across for the floor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaterfallChart {
+    pub title: String,
+    pub y_label: String,
+    pub steps: Vec<WaterfallBar>,
+    /// Caption under the steps' labels.
+    pub steps_heading: String,
+    pub extras: Vec<WaterfallBar>,
+    /// Caption under the extras' labels.
+    pub extras_heading: String,
+    /// (legend text, level) of a dashed line across the chart.
+    pub floor: Option<(String, f64)>,
+    /// Legend text of the whiskers.
+    pub whisker_note: String,
+}
+
+/// Any kind of figure.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Figure {
     Line(LineChart),
     Bar(BarChart),
+    Waterfall(WaterfallChart),
+}
+
+impl Figure {
+    /// The same figure with `f` applied to every text it draws.
+    fn map_text(&self, f: &dyn Fn(&str) -> String) -> Figure {
+        let bar = |b: &WaterfallBar| WaterfallBar {
+            label: f(&b.label),
+            text: f(&b.text),
+            ..b.clone()
+        };
+        match self {
+            Figure::Line(c) => Figure::Line(LineChart {
+                title: f(&c.title),
+                x_label: f(&c.x_label),
+                y_label: f(&c.y_label),
+                series: c
+                    .series
+                    .iter()
+                    .map(|s| Series {
+                        label: f(&s.label),
+                        ..s.clone()
+                    })
+                    .collect(),
+            }),
+            Figure::Bar(c) => Figure::Bar(BarChart {
+                title: f(&c.title),
+                x_label: f(&c.x_label),
+                y_label: f(&c.y_label),
+                bars: c.bars.iter().map(|b| f(b)).collect(),
+                groups: c
+                    .groups
+                    .iter()
+                    .map(|g| BarGroup {
+                        label: f(&g.label),
+                        ..g.clone()
+                    })
+                    .collect(),
+            }),
+            Figure::Waterfall(c) => Figure::Waterfall(WaterfallChart {
+                title: f(&c.title),
+                y_label: f(&c.y_label),
+                steps: c.steps.iter().map(bar).collect(),
+                steps_heading: f(&c.steps_heading),
+                extras: c.extras.iter().map(bar).collect(),
+                extras_heading: f(&c.extras_heading),
+                floor: c.floor.as_ref().map(|(l, y)| (f(l), *y)),
+                whisker_note: f(&c.whisker_note),
+            }),
+        }
+    }
+
+    /// Pixel size (PNG) and user units (SVG).
+    fn size(&self) -> (u32, u32) {
+        match self {
+            // Room for wrapped category labels, the captions and the legend row.
+            Figure::Waterfall(_) => (1280, 760),
+            _ => SIZE,
+        }
+    }
 }
 
 /// Write `<stem>.png` and `<stem>.svg`; returns both paths.
@@ -92,16 +188,36 @@ pub fn save(fig: &Figure, stem: &Path) -> Result<(PathBuf, PathBuf)> {
         }
     };
     {
-        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
-        draw(fig, &root).map_err(err(&png))?;
+        let root = BitMapBackend::new(&png, fig.size()).into_drawing_area();
+        draw(&fig.map_text(&bitmap_text), &root).map_err(err(&png))?;
         root.present().map_err(|e| err(&png)(e.to_string()))?;
     }
     {
-        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+        let root = SVGBackend::new(&svg, fig.size()).into_drawing_area();
         draw(fig, &root).map_err(err(&svg))?;
         root.present().map_err(|e| err(&svg)(e.to_string()))?;
     }
     Ok((png, svg))
+}
+
+/// Text as the bitmap backend must receive it to look right: its glyph
+/// renderer draws every glyph from the pen position, so a combining mark
+/// (U+0300–U+036F, e.g. the macron of c̄) lands after its base letter; moved
+/// before it, the mark is drawn over the letter. (SVG text is laid out by
+/// the viewer and keeps the normal order.)
+pub fn bitmap_text(text: &str) -> String {
+    let mut out: Vec<char> = Vec::with_capacity(text.len());
+    for ch in text.chars() {
+        match out.last().copied() {
+            Some(base) if ('\u{300}'..='\u{36f}').contains(&ch) => {
+                out.pop();
+                out.push(ch);
+                out.push(base);
+            }
+            _ => out.push(ch),
+        }
+    }
+    out.into_iter().collect()
 }
 
 fn draw<DB: DrawingBackend>(
@@ -112,6 +228,7 @@ fn draw<DB: DrawingBackend>(
     match fig {
         Figure::Line(c) => draw_line(c, root),
         Figure::Bar(c) => draw_bar(c, root),
+        Figure::Waterfall(c) => draw_waterfall(c, root),
     }
 }
 
@@ -308,4 +425,298 @@ fn draw_bar<DB: DrawingBackend>(
         .draw()
         .map_err(e)?;
     Ok(())
+}
+
+/// Split `text` into lines no wider than `width` pixels (words kept whole;
+/// a word wider than the line gets a line of its own).
+fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+    width: u32,
+) -> Vec<String> {
+    let fits = |s: &str| {
+        area.estimate_text_size(s, style)
+            .map_or(s.chars().count() as u32 * 8 <= width, |(w, _)| w <= width)
+    };
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if fits(&format!("{line} {word}")) => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+/// Loss, gain and start colours of the waterfall (Okabe–Ito vermillion,
+/// bluish green, grey).
+const LOSS: RGBColor = RGBColor(213, 94, 0);
+const GAIN: RGBColor = RGBColor(0, 158, 115);
+const START: RGBColor = RGBColor(140, 140, 140);
+
+fn draw_waterfall<DB: DrawingBackend>(
+    c: &WaterfallChart,
+    root: &DrawingArea<DB, Shift>,
+) -> std::result::Result<(), String> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    // STEP 1: slots. Step i is centred at i + 0.5; the extras follow after a
+    // half-slot gap that holds the separator.
+    let ns = c.steps.len();
+    let gap = if c.extras.is_empty() { 0.0 } else { 0.5 };
+    let x_max = ns as f64 + gap + c.extras.len() as f64;
+    let bars: Vec<(f64, &WaterfallBar)> = c
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (i as f64 + 0.5, b))
+        .chain(
+            c.extras
+                .iter()
+                .enumerate()
+                .map(|(j, b)| (ns as f64 + gap + j as f64 + 0.5, b)),
+        )
+        .collect();
+    // STEP 2: the y range holds every bar end, whisker and the floor, with
+    // room above and below for the texts at the bars' ends.
+    let ys = bars
+        .iter()
+        .flat_map(|(_, b)| {
+            let h = b.whisker.unwrap_or(0.0);
+            [Some(b.to - h), Some(b.to + h), b.from]
+        })
+        .flatten()
+        .chain(c.floor.iter().map(|f| f.1))
+        .filter(|y| y.is_finite());
+    let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
+    let (lo, hi) = padded(lo, hi);
+    let pad = 0.08 * (hi - lo);
+    let (y0, y1) = (lo - pad, hi + pad);
+    let label_font = TextStyle::from((FONT_NAME, 15).into_font());
+    let line_h = 18;
+    let mut chart = ChartBuilder::on(root)
+        .caption(&c.title, (FONT_NAME, 21))
+        .margin(16)
+        .margin_right(24)
+        .x_label_area_size(135)
+        .y_label_area_size(90)
+        .build_cartesian_2d(0.0..x_max, y0..y1)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .y_desc(&c.y_label)
+        .y_label_formatter(&|y: &f64| tick(*y))
+        .x_labels(0)
+        .disable_x_mesh()
+        .label_style((FONT_NAME, 15))
+        .axis_desc_style((FONT_NAME, 17))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(e)?;
+    // STEP 3: the floor, the separator and the dotted connectors between levels.
+    if let Some((_, f)) = &c.floor {
+        chart
+            .draw_series(std::iter::once(DashedPathElement::new(
+                vec![(0.0, *f), (x_max, *f)],
+                9,
+                6,
+                BLACK.stroke_width(2),
+            )))
+            .map_err(e)?;
+    }
+    if !c.extras.is_empty() {
+        let x = ns as f64 + gap / 2.0;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x, y0), (x, y1)],
+                BLACK.mix(0.5).stroke_width(1),
+            )))
+            .map_err(e)?;
+    }
+    let connector = |from: f64, to: f64, y: f64| {
+        DashedPathElement::new(
+            vec![(from, y), (to, y)],
+            3,
+            3,
+            BLACK.mix(0.6).stroke_width(1),
+        )
+    };
+    for w in c.steps.windows(2).enumerate() {
+        let (i, pair) = w;
+        chart
+            .draw_series(std::iter::once(connector(
+                i as f64 + 0.8,
+                i as f64 + 1.2,
+                pair[0].to,
+            )))
+            .map_err(e)?;
+    }
+    if let (Some(last), false) = (c.steps.last(), c.extras.is_empty()) {
+        // The extras' reference level (the last step) continues across them.
+        chart
+            .draw_series(std::iter::once(connector(
+                ns as f64 - 0.2,
+                x_max - 0.1,
+                last.to,
+            )))
+            .map_err(e)?;
+    }
+    // STEP 4: bars, whiskers and the texts at their ends.
+    let text_font = TextStyle::from((FONT_NAME, 15).into_font());
+    for (cx, b) in &bars {
+        let (from, color) = match b.from {
+            None => (y0, START),
+            Some(f) if b.to < f => (f, LOSS),
+            Some(f) => (f, GAIN),
+        };
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(cx - 0.3, from), (cx + 0.3, b.to)],
+                color.mix(0.85).filled(),
+            )))
+            .map_err(e)?;
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(cx - 0.3, from), (cx + 0.3, b.to)],
+                color.stroke_width(1),
+            )))
+            .map_err(e)?;
+        let h = b.whisker.unwrap_or(0.0);
+        if h > 0.0 {
+            for path in [
+                vec![(*cx, b.to - h), (*cx, b.to + h)],
+                vec![(cx - 0.07, b.to - h), (cx + 0.07, b.to - h)],
+                vec![(cx - 0.07, b.to + h), (cx + 0.07, b.to + h)],
+            ] {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        path,
+                        BLACK.stroke_width(2),
+                    )))
+                    .map_err(e)?;
+            }
+        }
+        // Below a loss, above a level or a gain, clear of the whisker.
+        let down = b.from.is_some_and(|f| b.to < f);
+        let (px, py) = chart.backend_coord(&(*cx, if down { b.to - h } else { b.to + h }));
+        let (style, py) = if down {
+            (text_font.pos(Pos::new(HPos::Center, VPos::Top)), py + 5)
+        } else {
+            (text_font.pos(Pos::new(HPos::Center, VPos::Bottom)), py - 5)
+        };
+        root.draw(&Text::new(b.text.clone(), (px, py), style))
+            .map_err(e)?;
+    }
+    // STEP 5: wrapped category labels, the two captions, the legend row.
+    let (x_px, y_px) = chart.plotting_area().get_pixel_range();
+    let slot = (chart.backend_coord(&(1.0, y0)).0 - chart.backend_coord(&(0.0, y0)).0).max(40);
+    let top = y_px.end + 8;
+    let centred = label_font.pos(Pos::new(HPos::Center, VPos::Top));
+    let mut max_lines = 1;
+    for (cx, b) in &bars {
+        let lines = wrap(root, &b.label, &label_font, slot as u32 - 8);
+        max_lines = max_lines.max(lines.len());
+        let px = chart.backend_coord(&(*cx, y0)).0;
+        for (k, line) in lines.into_iter().enumerate() {
+            root.draw(&Text::new(
+                line,
+                (px, top + k as i32 * line_h),
+                centred.clone(),
+            ))
+            .map_err(e)?;
+        }
+    }
+    let caption_y = top + max_lines as i32 * line_h + 8;
+    let caption_font =
+        TextStyle::from((FONT_NAME, 15).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let mut captions = vec![(0.05, ns as f64 - 0.05, &c.steps_heading)];
+    if !c.extras.is_empty() {
+        captions.push((ns as f64 + gap + 0.05, x_max - 0.05, &c.extras_heading));
+    }
+    for (a, b, text) in captions {
+        let (pa, pb) = (
+            chart.backend_coord(&(a, y0)).0,
+            chart.backend_coord(&(b, y0)).0,
+        );
+        root.draw(&PathElement::new(
+            vec![(pa, caption_y), (pb, caption_y)],
+            BLACK.mix(0.5).stroke_width(1),
+        ))
+        .map_err(e)?;
+        root.draw(&Text::new(
+            text.clone(),
+            ((pa + pb) / 2, caption_y + 4),
+            caption_font.clone(),
+        ))
+        .map_err(e)?;
+    }
+    // Legend: swatch + text, left to right from the plot's left edge.
+    let legend_y = caption_y + line_h + 14;
+    let legend_font =
+        TextStyle::from((FONT_NAME, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut x = x_px.start;
+    let mut entries: Vec<(Option<RGBColor>, String)> = vec![
+        (Some(START), "start level".into()),
+        (Some(LOSS), "Δ < 0 (loss)".into()),
+        (Some(GAIN), "Δ > 0 (gain)".into()),
+        (None, c.whisker_note.clone()),
+    ];
+    if let Some((label, _)) = &c.floor {
+        entries.push((Some(BLACK), label.clone()));
+    }
+    let floor_entry = entries.len() - 1;
+    for (k, (color, text)) in entries.into_iter().enumerate() {
+        match color {
+            Some(col) if c.floor.is_some() && k == floor_entry => {
+                root.draw(&DashedPathElement::new(
+                    vec![(x, legend_y), (x + 30, legend_y)],
+                    7,
+                    4,
+                    col.stroke_width(2),
+                ))
+                .map_err(e)?;
+                x += 36;
+            }
+            Some(col) => {
+                root.draw(&Rectangle::new(
+                    [(x, legend_y - 7), (x + 18, legend_y + 7)],
+                    col.mix(0.85).filled(),
+                ))
+                .map_err(e)?;
+                x += 24;
+            }
+            None => {
+                root.draw(&PathElement::new(
+                    vec![(x + 6, legend_y - 8), (x + 6, legend_y + 8)],
+                    BLACK.stroke_width(2),
+                ))
+                .map_err(e)?;
+                x += 16;
+            }
+        }
+        let w = root
+            .estimate_text_size(&text, &legend_font)
+            .map_or(8 * text.chars().count() as i32, |(w, _)| w as i32);
+        root.draw(&Text::new(text, (x, legend_y), legend_font.clone()))
+            .map_err(e)?;
+        x += w + 22;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combining_marks_move_before_their_letter_for_the_bitmap() {
+        assert_eq!(bitmap_text("c\u{304} = 1"), "\u{304}c = 1");
+        assert_eq!(bitmap_text("K\u{304}, R\u{302}"), "\u{304}K, \u{302}R");
+        assert_eq!(bitmap_text("plain – Δ ± 1"), "plain – Δ ± 1");
+    }
 }

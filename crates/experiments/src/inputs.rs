@@ -7,7 +7,8 @@
 //! when their header carries the scenario's *world hash* (network, channel and
 //! CKM sections: an experiment that changes only users, epochs or sensing —
 //! e.g. |Sℓ|max = 22 — reuses them), or, for tests and diagnostics, are built
-//! from the true large-scale paths ([`CkmSource::Oracle`]).
+//! from the true large-scale paths ([`CkmSource::Oracle`]; an arm may ask for
+//! these with `ckm = "oracle"`, e.g. the gap experiment's first CKM step).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,8 +29,19 @@ pub enum CkmSource {
     /// `bs<b>.ckm` files in this folder (build-ckm's output).
     Dir(PathBuf),
     /// CKMs holding the true paths snapped to the angle bins (an upper bound
-    /// on CKM quality; used by the miniature tests).
+    /// on CKM quality; used by the miniature tests, `--oracle-ckm` and arms
+    /// with `ckm = "oracle"`).
     Oracle,
+}
+
+impl CkmSource {
+    /// A key naming the source (the runner's caches).
+    pub fn key(&self) -> String {
+        match self {
+            CkmSource::Dir(dir) => format!("dir:{}", dir.display()),
+            CkmSource::Oracle => "oracle".into(),
+        }
+    }
 }
 
 /// The trajectory rows of `drops` for `scenario` (drop ids 0..drops).

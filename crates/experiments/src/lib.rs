@@ -1,11 +1,14 @@
 //! The paper's experiments (SPEC §13): Figs. 5–9, Table I and a Monte Carlo
-//! check of Theorem 1, each a pipeline definition under
-//! `pipelines/experiments/<id>.toml` run by `sdusc-paper`.
+//! check of Theorem 1, and the attribution waterfall `gap` (beyond the
+//! paper), each a pipeline definition under `pipelines/experiments/<id>.toml`
+//! run by `sdusc-paper`.
 //!
 //! Module map:
 //! - [`definition`]: the experiment TOML (scenario, arms, drops, checks).
 //! - [`inputs`]: trajectories and CKMs for a (possibly modified) scenario.
 //! - [`runs`]: accumulated-PFR experiments (fig6–fig9) on the epoch engine.
+//! - [`gap`]: the paired waterfall from FP-SALINR (perfect CSI) to SD-USCB,
+//!   one modelling ingredient per step.
 //! - [`solvers`]: fig5 (FP convergence) and table1 (compute time), DualOpt
 //!   against the conic reference on instances dumped by the simulator.
 //! - [`thm1`]: Monte Carlo of Theorem 1 under Rayleigh fading.
@@ -18,6 +21,7 @@
 
 pub mod definition;
 pub mod fig;
+pub mod gap;
 pub mod inputs;
 pub mod report;
 pub mod runs;
@@ -88,6 +92,7 @@ pub fn base_scenario(def: &Definition) -> Result<sdusc_model::Scenario> {
 pub fn work_units(def: &Definition, base: Option<&sdusc_model::Scenario>) -> u64 {
     match (def.kind, base) {
         (Kind::Pfr, Some(b)) => runs::work_units(def, b),
+        (Kind::Gap, Some(b)) => gap::work_units(def, b),
         (Kind::Convergence | Kind::Timing, _) => solvers::work_units(def),
         (Kind::Theorem1, _) => thm1::work_units(def),
         _ => 0,
@@ -108,6 +113,9 @@ pub fn run_experiment(
         }
         Kind::Pfr => {
             runs::run_pfr(def, &base_scenario(def)?, runner, &out, progress)?;
+        }
+        Kind::Gap => {
+            gap::run_gap(def, &base_scenario(def)?, runner, &out, progress)?;
         }
         Kind::Convergence | Kind::Timing => {
             solvers::run_solvers(def, &base_scenario(def)?, runner, &out, progress)?;

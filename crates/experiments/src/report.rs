@@ -1,15 +1,22 @@
 //! `REPORT.md`, generated from the experiments' Parquet files only: per
 //! experiment the paper's claim (from the file metadata), the measured result
 //! with 95% CIs, each check and the verdict, the likely reason of a mismatch,
-//! and the figure; then the backhaul table (SPEC §12).
+//! and the figure; then the backhaul table (SPEC §12). The gap experiment's
+//! section adds the waterfall table and sentences generated from its Δs.
+//!
+//! An experiment is a folder whose first Parquet file carries the experiment
+//! definition in its metadata; other folders (run-sdusc's `run/`, the CKMs)
+//! are not reported.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use sdusc_formats::parquet_io::ParquetSource;
 use sdusc_sim::summary::{MeanCi, mean_ci};
 
-use crate::definition::{Definition, Kind};
+use crate::definition::{Check, Definition, Kind};
+use crate::gap::{GapRow, Role, fmt_delta, read_gap};
 use crate::solvers::{DUALOPT, REFERENCE};
 use crate::stats::{CheckResult, Outcome, PfrData, Verdict, above, fmt_ci, sig};
 use crate::table::Loaded;
@@ -48,20 +55,16 @@ pub fn write_report(data: &Path) -> Result<String> {
 
 /// The report's Markdown.
 pub fn render(data: &Path) -> Result<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(data)
-        .map_err(|source| ExperimentError::Io {
-            path: data.to_path_buf(),
-            source,
-        })?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|id| {
-            ["epochs.parquet", "solves.parquet", "thm1.parquet"]
-                .iter()
-                .any(|f| data.join(id).join(f).is_file())
-        })
-        .collect();
+    let mut ids: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(data).map_err(|source| ExperimentError::Io {
+        path: data.to_path_buf(),
+        source,
+    })? {
+        let Ok(entry) = entry else { continue };
+        if entry.path().is_dir() && experiment_file(&entry.path())?.is_some() {
+            ids.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
     ids.sort_by_key(|id| {
         (
             ORDER.iter().position(|o| o == id).unwrap_or(ORDER.len()),
@@ -168,6 +171,25 @@ pub fn render(data: &Path) -> Result<String> {
     Ok(out)
 }
 
+/// The Parquet file the report reads first in `dir`, if `dir` holds an
+/// experiment: `run/` from run-sdusc has an `epochs.parquet` too, but no
+/// `sdusc.definition` in its metadata.
+fn experiment_file(dir: &Path) -> Result<Option<PathBuf>> {
+    let Some(path) = ["epochs.parquet", "solves.parquet", "thm1.parquet"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+    else {
+        return Ok(None);
+    };
+    let src = ParquetSource::open(&path)?;
+    Ok(src
+        .provenance
+        .extra
+        .contains_key("definition")
+        .then_some(path))
+}
+
 /// Escape `|` inside a Markdown table cell.
 fn esc(s: &str) -> String {
     s.replace('|', "\\|")
@@ -236,12 +258,17 @@ fn pfr_section(dir: &Path) -> Result<(Section, BackhaulRows)> {
     });
     let checks: Vec<CheckResult> = def.checks.iter().map(|c| data.check(c)).collect();
     let n = data.last_epoch;
-    let mut body = format!(
-        "Accumulated PFR at epoch {n} (mean ± 95% CI over drops):\n\n| scheme | accumulated PFR |\n|---|---|\n"
-    );
-    for a in &data.arms {
-        let _ = writeln!(body, "| {} | {} |", esc(a), fmt_ci(&data.arm_ci(a, n)));
-    }
+    let body = if def.kind == Kind::Gap {
+        gap_body(dir, &def, &data, &checks)?
+    } else {
+        let mut body = format!(
+            "Accumulated PFR at epoch {n} (mean ± 95% CI over drops):\n\n| scheme | accumulated PFR |\n|---|---|\n"
+        );
+        for a in &data.arms {
+            let _ = writeln!(body, "| {} | {} |", esc(a), fmt_ci(&data.arm_ci(a, n)));
+        }
+        body
+    };
     let mut bh = Vec::new();
     for a in &data.arms {
         let idx: Vec<usize> = (0..l.rows()).filter(|i| scheme[*i] == *a).collect();
@@ -264,6 +291,289 @@ fn pfr_section(dir: &Path) -> Result<(Section, BackhaulRows)> {
         },
         bh,
     ))
+}
+
+/// How a CKM source key reads in a table.
+fn ckm_cell(key: &str) -> String {
+    match key {
+        "none" => "–".into(),
+        "oracle" => "oracle (true paths)".into(),
+        k => match k.strip_prefix("dir:") {
+            Some(dir) => format!("built ({dir})"),
+            None => k.to_string(),
+        },
+    }
+}
+
+/// The effect of a Δ in words: "costs X ± Y PFR", "gains …", or not significant.
+fn effect(d: &MeanCi) -> String {
+    let (m, h) = (d.mean.abs(), d.half_width.map(sig));
+    match (above(d, 0.0), h) {
+        (_, None) => format!("changes the PFR by {} (one drop: no CI)", fmt_delta(d)),
+        (Outcome::Fail, Some(h)) => format!("costs {} ± {h} PFR", sig(m)),
+        (Outcome::Pass, Some(h)) => format!("gains {} ± {h} PFR", sig(m)),
+        (Outcome::NotSeparated, _) => format!(
+            "has no significant effect (Δ = {}; the 95% CI contains 0)",
+            fmt_delta(d)
+        ),
+    }
+}
+
+/// The gap experiment's body: the waterfall table from `gap.parquet`, what
+/// each ingredient costs, the extra arms against the last step and the
+/// floor, and why the paper's claim fails where it does.
+fn gap_body(
+    dir: &Path,
+    def: &Definition,
+    data: &PfrData,
+    checks: &[CheckResult],
+) -> Result<String> {
+    let path = dir.join("gap.parquet");
+    if !path.is_file() {
+        return Err(ExperimentError::Data(format!(
+            "{}: missing; rerun `sdusc-paper run {}`",
+            path.display(),
+            def.id
+        )));
+    }
+    let (rows, n) = read_gap(&path)?;
+    let steps: Vec<&GapRow> = rows.iter().filter(|r| r.role == Role::Step).collect();
+    let extras: Vec<&GapRow> = rows.iter().filter(|r| r.role == Role::Extra).collect();
+    let floor = rows.iter().find(|r| r.role == Role::Floor);
+    let (Some(first), Some(last), Some(floor)) = (steps.first(), steps.last(), floor) else {
+        return Err(ExperimentError::Data(format!(
+            "{}: expected at least one step and a floor row",
+            path.display()
+        )));
+    };
+    let total = data.diff(&last.label, &first.label, n);
+    let name = |r: &GapRow| {
+        def.waterfall
+            .as_ref()
+            .map_or(r.label.as_str(), |w| w.name(&r.label))
+            .to_string()
+    };
+    let (first_n, last_n, floor_n) = (name(first), name(last), name(floor));
+    let drops = first.level.n;
+    let dash = |m: &Option<MeanCi>| m.as_ref().map_or("–".to_string(), fmt_delta);
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "Accumulated PFR at epoch {n}, paired over {drops} drops. Each step adds one modelling ingredient \
+         to the one before; Δ is the mean per-drop difference with its 95% Student-t CI, and the steps' Δs \
+         add up, drop by drop, to {last_n} − {first_n}.\n"
+    );
+    let _ = writeln!(
+        b,
+        "| step | scheme | CKM | accumulated PFR | Δ to the previous step | Δ to {} |\n|---|---|---|---|---|---|",
+        esc(&floor_n)
+    );
+    for r in &steps {
+        let _ = writeln!(
+            b,
+            "| {} | `{}` | {} | {} | {} | {} |",
+            esc(&r.label),
+            r.scheme,
+            ckm_cell(&r.ckm),
+            fmt_ci(&r.level),
+            dash(&r.delta),
+            dash(&r.delta_floor)
+        );
+    }
+    let _ = writeln!(
+        b,
+        "| **total: {} − {}** | | | | **{}** | |",
+        esc(&last_n),
+        esc(&first_n),
+        fmt_delta(&total)
+    );
+    let _ = writeln!(
+        b,
+        "| {} (floor) | `{}` | {} | {} | – | – |\n",
+        esc(&floor.label),
+        floor.scheme,
+        ckm_cell(&floor.ckm),
+        fmt_ci(&floor.level)
+    );
+    // STEP 1: what each ingredient costs.
+    let _ = writeln!(
+        b,
+        "What each ingredient costs (paired over {drops} drops):\n"
+    );
+    for r in &steps[1..] {
+        if let Some(d) = &r.delta {
+            let _ = writeln!(
+                b,
+                "- {} (step *{}*) {}.",
+                capitalise(&r.ingredient),
+                r.label,
+                effect(d)
+            );
+        }
+    }
+    let costs: Vec<(&GapRow, MeanCi)> = steps[1..]
+        .iter()
+        .filter_map(|r| Some((*r, r.delta?)))
+        .filter(|(_, d)| d.half_width.is_some() && above(d, 0.0) == Outcome::Fail)
+        .collect();
+    let largest = costs.iter().min_by(|a, b| a.1.mean.total_cmp(&b.1.mean));
+    if let Some((r, d)) = largest {
+        let share = if total.mean < 0.0 {
+            format!(
+                " ({:.0}% of the total loss {})",
+                100.0 * d.mean / total.mean,
+                fmt_delta(&total)
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            b,
+            "\nThe largest cost is {}: {}{share}.",
+            r.ingredient,
+            fmt_delta(d)
+        );
+    } else {
+        let _ = writeln!(b, "\nNo step costs PFR significantly.");
+    }
+    // STEP 2: the extra arms, against the last step and the floor.
+    if !extras.is_empty() {
+        let _ = writeln!(
+            b,
+            "\nBeyond the paper (Δ to {last_n}, the last step, and to {floor_n}):\n\n\
+             | arm | scheme | CKM | accumulated PFR | Δ to {} | Δ to {} |\n|---|---|---|---|---|---|",
+            esc(&last_n),
+            esc(&floor_n)
+        );
+        for r in &extras {
+            let _ = writeln!(
+                b,
+                "| {} | `{}` | {} | {} | {} | {} |",
+                esc(&r.label),
+                r.scheme,
+                ckm_cell(&r.ckm),
+                fmt_ci(&r.level),
+                dash(&r.delta),
+                dash(&r.delta_floor)
+            );
+        }
+        let list = |pick: &dyn Fn(&GapRow) -> Option<MeanCi>, want: Outcome| {
+            let names: Vec<String> = extras
+                .iter()
+                .filter_map(|r| {
+                    let d = pick(r)?;
+                    (d.half_width.is_some() && above(&d, 0.0) == want)
+                        .then(|| format!("{} ({})", name(r), fmt_delta(&d)))
+                })
+                .collect();
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
+        let _ = writeln!(
+            b,
+            "\n- Beat {f} (paired CI above 0): {}. Below {f}: {}. Not separated from {f}: {}.",
+            list(&|r| r.delta_floor, Outcome::Pass),
+            list(&|r| r.delta_floor, Outcome::Fail),
+            list(&|r| r.delta_floor, Outcome::NotSeparated),
+            f = floor_n
+        );
+        let _ = writeln!(
+            b,
+            "- Better than {l}: {}. Worse than {l}: {}. Not separated from {l}: {}.",
+            list(&|r| r.delta, Outcome::Pass),
+            list(&|r| r.delta, Outcome::Fail),
+            list(&|r| r.delta, Outcome::NotSeparated),
+            l = last_n
+        );
+    }
+    // STEP 3: the paper's claim first ≈ last ≫ floor, and why it fails.
+    let _ = writeln!(b, "\nThe paper's claim {last_n} ≈ {first_n} ≫ {floor_n}:\n");
+    let outcome_of = |pred: &dyn Fn(&Check) -> bool, fallback: Outcome| {
+        def.checks
+            .iter()
+            .zip(checks)
+            .find(|(c, _)| pred(c))
+            .map_or(fallback, |(_, r)| r.outcome)
+    };
+    let pair = |a: &str, b: &str, x: &str, y: &str| (a == x && b == y) || (a == y && b == x);
+    let approx = outcome_of(
+        &|c| matches!(c, Check::Approx { a, b, .. } if pair(a, b, &first.label, &last.label)),
+        match above(&total, 0.0) {
+            Outcome::NotSeparated => Outcome::Pass,
+            _ => Outcome::Fail,
+        },
+    );
+    let over_floor = data.diff(&last.label, &floor.label, n);
+    let first_floor = data.diff(&first.label, &floor.label, n);
+    let much = outcome_of(
+        &|c| matches!(c, Check::MuchGreater { a, b, .. } if *a == last.label && *b == floor.label),
+        above(&over_floor, 0.0),
+    );
+    let word = |o: Outcome| match o {
+        Outcome::Pass => "holds",
+        Outcome::NotSeparated => "is not decided by these drops",
+        Outcome::Fail => "fails",
+    };
+    let steps_list = steps[1..]
+        .iter()
+        .filter_map(|r| Some(format!("{} {}", r.ingredient, fmt_delta(r.delta.as_ref()?))))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let _ = write!(
+        b,
+        "- **{last_n} ≈ {first_n}** {}: {last_n} − {first_n} = {}.",
+        word(approx),
+        fmt_delta(&total)
+    );
+    if approx != Outcome::Pass {
+        let _ = write!(b, " The difference is the sum of the steps: {steps_list}.");
+        if let Some((r, d)) = largest {
+            let _ = write!(b, " Most of it is {} ({}).", r.ingredient, fmt_delta(d));
+        }
+    }
+    let _ = writeln!(b);
+    let _ = write!(
+        b,
+        "- **{last_n} ≫ {floor_n}** {}: {last_n} − {floor_n} = {}.",
+        word(much),
+        fmt_delta(&over_floor)
+    );
+    if much != Outcome::Pass {
+        if above(&first_floor, 0.0) != Outcome::Pass {
+            let _ = write!(
+                b,
+                " Even {first_n} does not beat {floor_n} significantly ({first_n} − {floor_n} = {}): the \
+                 inter-cell interference that coordination removes is weak in this scenario, so no \
+                 coordinated scheme can be ≫ {floor_n} here.",
+                fmt_delta(&first_floor)
+            );
+        } else {
+            let largest = largest
+                .map(|(r, d)| format!(" (the largest cost: {} {})", r.ingredient, fmt_delta(d)))
+                .unwrap_or_default();
+            let _ = write!(
+                b,
+                " With perfect CSI, {first_n} gains {} over {floor_n}; the ingredients on the way to \
+                 {last_n} change that by {}{largest}, which leaves {}.",
+                fmt_delta(&first_floor),
+                fmt_delta(&total),
+                fmt_delta(&over_floor)
+            );
+        }
+    }
+    let _ = writeln!(b);
+    Ok(b)
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 /// Iterations until the objective first reaches 99% of its total improvement.

@@ -1,9 +1,12 @@
-//! Accumulated-PFR experiments (fig6–fig9): every arm on the same drops
-//! through the epoch engine, metrics as run-sdusc writes them (with the arm
-//! label in the `scheme` column), a per-(arm, epoch) summary and the figure.
+//! Accumulated-PFR experiments (fig6–fig9, and the gap waterfall): every arm
+//! on the same drops through the epoch engine, metrics as run-sdusc writes
+//! them (with the arm label in the `scheme` column), a per-(arm, epoch)
+//! summary and the figure.
 //!
-//! A [`Runner`] caches (scenario, scheme, drop, seed) → metrics, so `all`
-//! runs a scheme shared by several figures (sd-uscb in fig6, fig8, fig9) once.
+//! A [`Runner`] caches (scenario, scheme, drop, seed, CKM source) → metrics,
+//! so `all` runs a scheme shared by several figures (sd-uscb in fig6, fig8,
+//! fig9, gap) once, and keeps apart the same scheme on two CKM sources (the
+//! gap experiment's oracle and built CKMs).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,25 +21,47 @@ use sdusc_model::Scenario;
 use sdusc_sim::summary::mean_ci;
 use sdusc_sim::{DropTruth, RunOptions, RunOutput, Scheme, World, run_scheme_drop};
 
-use crate::definition::{Definition, Kind};
+use crate::definition::{Definition, Kind, kind_name};
 use crate::fig::{self, Figure, LineChart, Series};
 use crate::inputs::{self, CkmSource};
 use crate::stats::PfrData;
 use crate::table::{Col, Table};
 use crate::{ExperimentError, Progress, Result, ensure_dir};
 
-type CacheKey = (String, String, u32, u64);
+/// (scenario hash, scheme label, drop, seed, CKM source key).
+type CacheKey = (String, String, u32, u64, String);
 
 /// Shared state of the runs of one `sdusc-paper` invocation.
 #[derive(Debug)]
 pub struct Runner {
     /// Folder holding `trajectories.parquet` (reused when it matches).
     pub data_dir: Option<PathBuf>,
+    /// The CKMs of every arm without its own `ckm` source.
     pub ckm: CkmSource,
     /// Measure beamforming times (off: 0, byte-identical outputs).
     pub timing: bool,
     cache: Mutex<HashMap<CacheKey, RunOutput>>,
-    ckms: Mutex<HashMap<String, Vec<Option<Arc<CkmMap>>>>>,
+    /// (source key, world hash) → CKMs.
+    ckms: Mutex<HashMap<(String, String), Ckms>>,
+}
+
+/// The CKMs of one world from one source.
+#[derive(Debug, Clone)]
+pub struct Ckms {
+    /// [`CkmSource::key`] of the source; empty when no CKM is loaded.
+    pub source: String,
+    /// One per BS.
+    pub maps: Vec<Option<Arc<CkmMap>>>,
+}
+
+impl Ckms {
+    /// No CKM for any of `num_bs` BSs (schemes that use none).
+    pub fn none(num_bs: usize) -> Self {
+        Self {
+            source: String::new(),
+            maps: vec![None; num_bs],
+        }
+    }
 }
 
 impl Runner {
@@ -50,18 +75,37 @@ impl Runner {
         }
     }
 
-    /// The CKMs of `world` (loaded once per world hash).
-    pub fn ckms_for(&self, world: &World) -> Result<Vec<Option<Arc<CkmMap>>>> {
-        let key = world.scenario.world_hash();
+    /// The CKMs of `world` from `source` (loaded once per source and world hash).
+    pub fn ckms_for(&self, world: &World, source: &CkmSource) -> Result<Ckms> {
+        let key = (source.key(), world.scenario.world_hash());
         if let Some(c) = self.ckms.lock().map_err(poisoned)?.get(&key) {
             return Ok(c.clone());
         }
-        let c = inputs::ckms(world, &self.ckm)?;
+        let c = Ckms {
+            source: key.0.clone(),
+            maps: inputs::ckms(world, source)?,
+        };
         self.ckms.lock().map_err(poisoned)?.insert(key, c.clone());
         Ok(c)
     }
 
-    /// World, truths of `drops` and CKMs for a scenario.
+    /// The CKMs `scheme` runs with on `world`: `source`'s if the scheme uses
+    /// a CKM, none otherwise (so its runs are shared whatever the source).
+    pub fn ckms_of_scheme(
+        &self,
+        world: &World,
+        scheme: &Scheme,
+        source: &CkmSource,
+    ) -> Result<Ckms> {
+        // The CKM is queried at sensed locations: only the sensing schemes read it.
+        if scheme.uses_sensing() {
+            self.ckms_for(world, source)
+        } else {
+            Ok(Ckms::none(world.scenario.num_bs()))
+        }
+    }
+
+    /// World, truths of `drops` and (with `need_ckm`) the runner's CKMs for a scenario.
     pub fn prepare(
         &self,
         scenario: &Scenario,
@@ -76,9 +120,9 @@ impl Runner {
             .map(|d| world.drop_truth(&rows, d, seed))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let ckms = if need_ckm {
-            self.ckms_for(&world)?
+            self.ckms_for(&world, &self.ckm)?
         } else {
-            vec![None; scenario.num_bs()]
+            Ckms::none(scenario.num_bs())
         };
         Ok(Prepared {
             world,
@@ -90,6 +134,7 @@ impl Runner {
     fn run_one(
         &self,
         p: &Prepared,
+        ckms: &Ckms,
         d: usize,
         scheme: &Scheme,
         seed: u64,
@@ -100,6 +145,7 @@ impl Runner {
             scheme.label.clone(),
             p.truths[d].drop,
             seed,
+            ckms.source.clone(),
         );
         if dump_dir.is_none()
             && let Some(out) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned())
@@ -112,7 +158,7 @@ impl Runner {
             dump_dir: dump_dir.clone(),
             ..RunOptions::default()
         };
-        let out = run_scheme_drop(&p.world, &p.truths[d], &p.ckms, scheme, &opts)?;
+        let out = run_scheme_drop(&p.world, &p.truths[d], &ckms.maps, scheme, &opts)?;
         if dump_dir.is_none()
             && let Ok(mut c) = self.cache.lock()
         {
@@ -121,16 +167,18 @@ impl Runner {
         Ok(out)
     }
 
-    /// Run one scheme on one drop, optionally dumping its DualOpt instances.
+    /// Run one scheme on one drop with `ckms` (e.g. `&p.ckms`), optionally
+    /// dumping its DualOpt instances.
     pub fn run_drop(
         &self,
         p: &Prepared,
+        ckms: &Ckms,
         d: usize,
         scheme: &Scheme,
         seed: u64,
         dump: Option<PathBuf>,
     ) -> Result<RunOutput> {
-        self.run_one(p, d, scheme, seed, dump)
+        self.run_one(p, ckms, d, scheme, seed, dump)
             .map_err(|source| ExperimentError::Sim {
                 arm: scheme.label.clone(),
                 drop: p.truths[d].drop,
@@ -143,24 +191,19 @@ fn poisoned<T>(_: T) -> ExperimentError {
     ExperimentError::Data("a worker thread panicked".into())
 }
 
-/// A scenario ready to run: its world, the truths of its drops, its CKMs.
+/// A scenario ready to run: its world, the truths of its drops, the runner's CKMs.
 #[derive(Debug)]
 pub struct Prepared {
     pub world: World,
     pub truths: Vec<DropTruth>,
-    pub ckms: Vec<Option<Arc<CkmMap>>>,
+    pub ckms: Ckms,
 }
 
 /// Provenance of an experiment's files: the definition travels with the data.
 pub fn provenance(def: &Definition, base: &Scenario, seed: u64) -> Provenance {
     Provenance::new("sdusc-paper", &base.name, &base.hash(), seed)
         .with("experiment", &def.id)
-        .with(
-            "kind",
-            serde_json::to_string(&def.kind)
-                .unwrap_or_default()
-                .trim_matches('"'),
-        )
+        .with("kind", kind_name(def.kind))
         .with("title", &def.title)
         .with("claim", &def.claim)
         .with("drops", def.drops)
@@ -182,12 +225,29 @@ pub fn run_pfr(
     progress: Progress,
 ) -> Result<RunOutput> {
     debug_assert_eq!(def.kind, Kind::Pfr);
+    let (all, data) = run_arms(def, base, runner, out_dir, progress)?;
+    plot_pfr(&data, &def.title, &out_dir.join(&def.id))?;
+    Ok(all)
+}
+
+/// Every arm of `def` on its drops, written to `out_dir` as `epochs.parquet`,
+/// `user_epochs.parquet`, `bs_epochs.parquet` and `summary.parquet`; returns
+/// the metrics and their per-drop accumulated PFR.
+pub fn run_arms(
+    def: &Definition,
+    base: &Scenario,
+    runner: &Runner,
+    out_dir: &Path,
+    progress: Progress,
+) -> Result<(RunOutput, PfrData)> {
     ensure_dir(out_dir)?;
     let seed = def.seed.unwrap_or(base.seed);
-    // STEP 1: one prepared world per distinct scenario among the arms.
+    // STEP 1: one prepared world per distinct scenario among the arms, and
+    // each arm's CKMs from its source.
     let mut prepared: Vec<(String, Prepared)> = Vec::new();
     let mut arm_world = Vec::with_capacity(def.arms.len());
     let mut schemes = Vec::with_capacity(def.arms.len());
+    let mut arm_ckms = Vec::with_capacity(def.arms.len());
     for arm in &def.arms {
         let s = def.scenario_for(base, Some(arm))?;
         let scheme = Scheme::parse(&arm.scheme)?;
@@ -195,14 +255,12 @@ pub fn run_pfr(
         let idx = match prepared.iter().position(|(k, _)| *k == h) {
             Some(i) => i,
             None => {
-                let need_ckm = def
-                    .arms
-                    .iter()
-                    .any(|a| Scheme::parse(&a.scheme).is_ok_and(|x| x.uses_sensing()));
-                prepared.push((h, runner.prepare(&s, def.drops, seed, need_ckm)?));
+                prepared.push((h, runner.prepare(&s, def.drops, seed, false)?));
                 prepared.len() - 1
             }
         };
+        let world = &prepared[idx].1.world;
+        arm_ckms.push(runner.ckms_of_scheme(world, &scheme, &arm.ckm_source(&runner.ckm))?);
         arm_world.push(idx);
         schemes.push(scheme);
     }
@@ -214,7 +272,7 @@ pub fn run_pfr(
         .par_iter()
         .map(|&(a, d)| {
             let p = &prepared[arm_world[a]].1;
-            let mut out = runner.run_drop(p, d, &schemes[a], seed, None)?;
+            let mut out = runner.run_drop(p, &arm_ckms[a], d, &schemes[a], seed, None)?;
             relabel(&mut out, &def.arms[a].label);
             progress(p.world.scenario.epochs as u64);
             Ok(out)
@@ -224,7 +282,7 @@ pub fn run_pfr(
     for r in results {
         all.extend(r?);
     }
-    // STEP 3: Parquet, summary and figure.
+    // STEP 3: Parquet and summary.
     let prov = provenance(def, base, seed);
     write_batch(
         &out_dir.join("epochs.parquet"),
@@ -243,8 +301,7 @@ pub fn run_pfr(
     )?;
     let data = pfr_data(&all);
     summary_table(&data).write(&out_dir.join("summary.parquet"), &prov)?;
-    plot_pfr(&data, &def.title, &out_dir.join(&def.id))?;
-    Ok(all)
+    Ok((all, data))
 }
 
 fn relabel(out: &mut RunOutput, label: &str) {
@@ -353,4 +410,67 @@ pub fn mean_by_arm(labels: &[String], values: &[f64]) -> Vec<(String, f64, usize
             (l, m.mean, m.n)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARM: &str = r#"
+id = "x"
+kind = "pfr"
+title = "t"
+claim = "c"
+drops = 2
+
+[[arms]]
+label = "A"
+scheme = "sd-uscb:sensing=perfect,cbar=1e6"
+"#;
+
+    fn smoke() -> Scenario {
+        Scenario::from_toml(include_str!("../../../pipelines/smoke.toml"), "smoke").unwrap()
+    }
+
+    /// CKMs that differ from the oracle: every path one angle bin off.
+    fn write_wrong_ckms(s: &Scenario, dir: &Path) {
+        let world = World::new(s.clone());
+        for b in 0..s.num_bs() {
+            let mut ckm = sdusc_ckm::truth::oracle_ckm(s, &world.env, b);
+            let bins = ckm.header.bin_angles_rad.len() as u32;
+            ckm.slots
+                .iter_mut()
+                .for_each(|p| p.bin = (p.bin + 1) % bins);
+            ckm.write(&dir.join(format!("bs{b}.ckm"))).unwrap();
+        }
+    }
+
+    fn pfr(def: &str, runner: &Runner, out: &Path) -> Vec<f64> {
+        let def = Definition::from_toml(def, Path::new("x.toml")).unwrap();
+        let (all, _) = run_arms(&def, &smoke(), runner, out, &|_| {}).unwrap();
+        all.epochs.iter().map(|r| r.accumulated_pfr).collect()
+    }
+
+    #[test]
+    fn an_oracle_arm_gets_oracle_ckms_and_its_own_cache_entries() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_wrong_ckms(&smoke(), tmp.path());
+        let runner = Runner::new(None, CkmSource::Dir(tmp.path().to_path_buf()), false);
+        let out = tmp.path().join("out");
+        // Built first: a cache keyed without the source would hand its
+        // results to the oracle arm below.
+        let built = pfr(ARM, &runner, &out);
+        let oracle = pfr(&format!("{ARM}ckm = \"oracle\"\n"), &runner, &out);
+        let reference = pfr(ARM, &Runner::new(None, CkmSource::Oracle, false), &out);
+        assert_eq!(
+            oracle, reference,
+            "ckm = \"oracle\" runs on the oracle CKMs"
+        );
+        assert_ne!(oracle, built, "the two CKM sources give different runs");
+        assert_eq!(
+            pfr(ARM, &runner, &out),
+            built,
+            "the runner's source stays its own"
+        );
+    }
 }

@@ -83,7 +83,14 @@ pub fn collect_instances(
     let prepared = runner.prepare(&s, drops, seed, scheme.uses_sensing())?;
     let mut found: Vec<(String, Instance)> = Vec::new();
     for d in 0..drops {
-        runner.run_drop(&prepared, d, &scheme, seed, Some(dir.to_path_buf()))?;
+        runner.run_drop(
+            &prepared,
+            &prepared.ckms,
+            d,
+            &scheme,
+            seed,
+            Some(dir.to_path_buf()),
+        )?;
         found = read_instances(dir)?;
         if found
             .iter()
