@@ -49,7 +49,7 @@ smoke: build
     just traj {{smoke_scenario}} data/smoke
     just rsrp {{smoke_scenario}} data/smoke
     just ckm {{smoke_scenario}} data/smoke
-    just run {{smoke_scenario}} data/smoke --schemes sd-uscb,sd-uscb-slinr,sd-uscb-hungarian,sd-uscb-all-users,fp-salinr-perfect,cwmmse,pwmmse
+    just run {{smoke_scenario}} data/smoke --schemes sd-uscb,sd-uscb-slinr,sd-uscb-hungarian,sd-uscb-all-users,sd-uscb-robust,fp-salinr-perfect,cwmmse,pwmmse
 
 # Every stage on the paper scenario into data/paper/.
 all: build

@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 
 use crate::common::{ensure_dir, load_scenario, progress, set_threads};
 
-/// The schemes of the paper's Fig. 6, the default.
-pub const DEFAULT_SCHEMES: &str = "sd-uscb,fp-salinr-perfect,cwmmse,pwmmse";
+/// The schemes of the paper's Fig. 6 and SD-USCB-robust, the default.
+pub const DEFAULT_SCHEMES: &str = "sd-uscb,sd-uscb-robust,fp-salinr-perfect,cwmmse,pwmmse";
 
 /// Run SD-USCB and its baselines over the epochs of every drop: ISAC
 /// sensing, per-cell scheduling, location exchange, CKM queries and

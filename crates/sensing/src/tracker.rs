@@ -68,7 +68,9 @@
 //! - **Doppler gate**: a radial speed off by more than χ²₁(0.999) under
 //!   every component is a manoeuvre the motion model did not foresee (a
 //!   reflection at the cell border): the velocity is re-initialised from the
-//!   Doppler (new hypotheses) at the updated position.
+//!   Doppler (new hypotheses) at the updated position. (With precise echoes
+//!   the fix right after a turn is gated too; the lost-track rule above
+//!   restarts the track two echoes later.)
 //! - **The cell**: a BS knows its users stay in its cell
 //!   ([`Tracker::with_cell`]). A predicted component that would leave it is
 //!   reflected at the border (velocity and its covariance mirrored — the
@@ -455,7 +457,9 @@ impl Tracker {
             prev.gated_in_row + 1
         };
         if gated_in_row >= self.params.max_consecutive_gated {
-            // The track is lost: precise fixes keep contradicting it.
+            // The track is lost: precise fixes keep contradicting it. Start
+            // again from this echo. (One echo contradicting both the position
+            // and the Doppler is not enough: it may be another target.)
             self.tracks[user] = Some(self.new_track(echo, &m, epoch));
             outcome.initialised = true;
             return Ok(outcome);
@@ -1118,6 +1122,39 @@ mod tests {
                 .unwrap();
         }
         assert!(last.initialised, "{last:?}");
+    }
+
+    #[test]
+    fn a_turn_the_motion_model_did_not_foresee_restarts_the_velocity() {
+        // The user turns back at epoch 4 (a reflection the tracker, without
+        // a cell, cannot predict): the Doppler contradicts every hypothesis.
+        let mut t = tracker(1);
+        let v = Point::new(12.0, 16.0);
+        let p0 = Point::new(60.0, 40.0);
+        let at = |n: u64| {
+            if n <= 4 {
+                kin(p0.add(v.scale(n as f64 * DT)), v)
+            } else {
+                kin(p0.add(v.scale(8.0 * DT - n as f64 * DT)), v.scale(-1.0))
+            }
+        };
+        for n in 0..=4 {
+            t.update_from_echo(0, &exact_echo(at(n)), n).unwrap();
+        }
+        let turned = t.update_from_echo(0, &exact_echo(at(5)), 5).unwrap();
+        assert!(turned.doppler_reset, "{turned:?}");
+        // Exact echoes: the fixes after the turn are 0.8 m off the prediction
+        // and refused, until the lost-track rule restarts from the echo.
+        let mut restarted = false;
+        for n in 6..=9 {
+            restarted |= t
+                .update_from_echo(0, &exact_echo(at(n)), n)
+                .unwrap()
+                .initialised;
+        }
+        assert!(restarted);
+        let est = t.state(0).unwrap().velocity;
+        assert!(est.distance(v.scale(-1.0)) < 0.5, "{est:?}");
     }
 
     #[test]
