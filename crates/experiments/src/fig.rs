@@ -1,12 +1,15 @@
 //! The one plotting path of every figure: line charts with 95% CI bands,
-//! grouped bar charts with CI whiskers and waterfall charts (floating bars
-//! from one level to the next), drawn once per backend (PNG + SVG) with the
-//! embedded DejaVu Sans (no system font needed).
+//! line charts against dashed targets (linear or log y), grouped bar charts
+//! with CI whiskers and waterfall charts (floating bars from one level to the
+//! next), drawn once per backend (PNG + SVG) with the embedded DejaVu Sans
+//! (no system font needed).
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -55,6 +58,29 @@ pub struct LineChart {
     pub x_label: String,
     pub y_label: String,
     pub series: Vec<Series>,
+}
+
+/// A horizontal target across a [`TargetChart`], dashed, in the colour of the
+/// series it bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub label: String,
+    pub y: f64,
+    /// Index of the series in [`TargetChart::series`] whose colour it takes.
+    pub series: usize,
+}
+
+/// A line chart of statistics against their targets (e.g. error quantiles
+/// per epoch, each with the bound it must stay under).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetChart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    pub targets: Vec<Target>,
+    /// Logarithmic y axis (non-positive values are left out).
+    pub log_y: bool,
 }
 
 /// One bar group (e.g. one problem size) of a bar chart.
@@ -112,6 +138,7 @@ pub struct WaterfallChart {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Figure {
     Line(LineChart),
+    Target(TargetChart),
     Bar(BarChart),
     Waterfall(WaterfallChart),
 }
@@ -124,19 +151,35 @@ impl Figure {
             text: f(&b.text),
             ..b.clone()
         };
+        let series = |v: &[Series]| {
+            v.iter()
+                .map(|s| Series {
+                    label: f(&s.label),
+                    ..s.clone()
+                })
+                .collect()
+        };
         match self {
             Figure::Line(c) => Figure::Line(LineChart {
                 title: f(&c.title),
                 x_label: f(&c.x_label),
                 y_label: f(&c.y_label),
-                series: c
-                    .series
+                series: series(&c.series),
+            }),
+            Figure::Target(c) => Figure::Target(TargetChart {
+                title: f(&c.title),
+                x_label: f(&c.x_label),
+                y_label: f(&c.y_label),
+                series: series(&c.series),
+                targets: c
+                    .targets
                     .iter()
-                    .map(|s| Series {
-                        label: f(&s.label),
-                        ..s.clone()
+                    .map(|t| Target {
+                        label: f(&t.label),
+                        ..t.clone()
                     })
                     .collect(),
+                log_y: c.log_y,
             }),
             Figure::Bar(c) => Figure::Bar(BarChart {
                 title: f(&c.title),
@@ -227,6 +270,7 @@ fn draw<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     match fig {
         Figure::Line(c) => draw_line(c, root),
+        Figure::Target(c) => draw_target(c, root),
         Figure::Bar(c) => draw_bar(c, root),
         Figure::Waterfall(c) => draw_waterfall(c, root),
     }
@@ -296,7 +340,28 @@ fn draw_line<DB: DrawingBackend>(
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(e)?;
-    for (i, s) in c.series.iter().enumerate() {
+    draw_curves(&mut chart, &c.series, |_| true)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FONT_NAME, 15))
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+/// The series of a line chart on `chart`: CI band (where given), line with
+/// markers and a legend entry, colours from [`PALETTE`] in order; points
+/// whose y fails `keep` (e.g. non-positive on a log axis) are left out.
+fn draw_curves<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    series: &[Series],
+    keep: impl Fn(f64) -> bool,
+) -> std::result::Result<(), String> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         if let Some((lo, hi)) = &s.band {
             let poly: Vec<(f64, f64)> =
@@ -304,7 +369,7 @@ fn draw_line<DB: DrawingBackend>(
                     .zip(hi)
                     .map(|(x, y)| (*x, *y))
                     .chain(s.x.iter().zip(lo).rev().map(|(x, y)| (*x, *y)))
-                    .filter(|p| p.1.is_finite())
+                    .filter(|p| p.1.is_finite() && keep(p.1))
                     .collect();
             chart
                 .draw_series(std::iter::once(Polygon::new(
@@ -313,7 +378,12 @@ fn draw_line<DB: DrawingBackend>(
                 )))
                 .map_err(e)?;
         }
-        let pts: Vec<(f64, f64)> = s.x.iter().copied().zip(s.y.iter().copied()).collect();
+        let pts: Vec<(f64, f64)> =
+            s.x.iter()
+                .copied()
+                .zip(s.y.iter().copied())
+                .filter(|p| p.1.is_finite() && keep(p.1))
+                .collect();
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
             .map_err(e)?
@@ -325,15 +395,156 @@ fn draw_line<DB: DrawingBackend>(
             .draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))
             .map_err(e)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FONT_NAME, 15))
-        .draw()
-        .map_err(e)?;
     Ok(())
+}
+
+/// Width of the legend panel right of a [`TargetChart`]'s plot.
+const TARGET_LEGEND_W: u32 = 215;
+
+/// Draw a [`TargetChart`]: the title, the plot, and right of it a legend
+/// panel (outside the plot, so it never hides a curve) with each series
+/// followed by its targets.
+fn draw_target<DB: DrawingBackend>(
+    c: &TargetChart,
+    root: &DrawingArea<DB, Shift>,
+) -> std::result::Result<(), String> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    let area = root.titled(&c.title, (FONT_NAME, 22)).map_err(e)?;
+    let (plot, legend) = area.split_horizontally(area.dim_in_pixel().0 - TARGET_LEGEND_W);
+    let xs = c.series.iter().flat_map(|s| s.x.iter().copied());
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let (x0, x1) = if x1 > x0 { (x0, x1) } else { padded(x0, x1) };
+    let keep = |y: f64| y.is_finite() && (!c.log_y || y > 0.0);
+    let (y0, y1) = c
+        .series
+        .iter()
+        .flat_map(|s| {
+            s.y.iter().copied().chain(
+                s.band
+                    .iter()
+                    .flat_map(|(l, h)| l.iter().chain(h.iter()).copied()),
+            )
+        })
+        .chain(c.targets.iter().map(|t| t.y))
+        .filter(|y| keep(*y))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+            (a.min(y), b.max(y))
+        });
+    let top = if c.log_y {
+        // A quarter of a decade of room on either side.
+        let (y0, y1) = if y0.is_finite() && y1 >= y0 {
+            (y0, y1)
+        } else {
+            (0.1, 10.0)
+        };
+        let pad = 10f64.powf(0.25);
+        draw_target_in(c, &plot, (x0, x1), (y0 / pad..y1 * pad).log_scale(), keep)?
+    } else {
+        let (y0, y1) = padded(y0, y1);
+        draw_target_in(c, &plot, (x0, x1), y0..y1, keep)?
+    };
+    // The legend: each series (solid), then its targets (dashed).
+    let font = TextStyle::from((FONT_NAME, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut y = top + 10;
+    for (i, s) in c.series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        legend
+            .draw(&PathElement::new(
+                vec![(8, y), (38, y)],
+                color.stroke_width(3),
+            ))
+            .map_err(e)?;
+        legend
+            .draw(&Text::new(s.label.clone(), (46, y), font.clone()))
+            .map_err(e)?;
+        y += 22;
+        for t in c.targets.iter().filter(|t| t.series == i) {
+            legend
+                .draw(&DashedPathElement::new(
+                    vec![(8, y), (38, y)],
+                    7,
+                    4,
+                    color.stroke_width(2),
+                ))
+                .map_err(e)?;
+            legend
+                .draw(&Text::new(t.label.clone(), (46, y), font.clone()))
+                .map_err(e)?;
+            y += 22;
+        }
+        y += 10;
+    }
+    Ok(())
+}
+
+/// A log-axis label: at 1, 2 and 5 times a power of ten, without trailing
+/// zeros; none elsewhere (those values get a grid line only).
+fn log_tick(y: f64) -> String {
+    let mantissa = y / 10f64.powf(y.log10().floor());
+    let m = mantissa.round();
+    // A mantissa just under 10 is the next power of ten.
+    if (mantissa - m).abs() < 1e-6 && [1.0, 2.0, 5.0, 10.0].contains(&m) {
+        format!("{}", (y * 1e9).round() / 1e9)
+    } else {
+        String::new()
+    }
+}
+
+/// [`draw_target`]'s plot on a y axis given as a linear or a log range;
+/// returns the pixel row of the plot's top edge.
+fn draw_target_in<DB, Y>(
+    c: &TargetChart,
+    area: &DrawingArea<DB, Shift>,
+    (x0, x1): (f64, f64),
+    y_spec: Y,
+    keep: impl Fn(f64) -> bool,
+) -> std::result::Result<i32, String>
+where
+    DB: DrawingBackend,
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    let mut chart = ChartBuilder::on(area)
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, y_spec)
+        .map_err(e)?;
+    let log_y = c.log_y;
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(&c.x_label)
+        .y_desc(&c.y_label)
+        .x_label_formatter(&|x: &f64| tick(*x))
+        .x_max_light_lines(0)
+        .label_style((FONT_NAME, 15))
+        .axis_desc_style((FONT_NAME, 17))
+        .light_line_style(RGBColor(235, 235, 235));
+    if log_y {
+        // Enough key points for a line at every 1…9 × 10^k, labelled at 1, 2, 5.
+        mesh.y_labels(40)
+            .y_max_light_lines(0)
+            .y_label_formatter(&|y: &f64| log_tick(*y));
+    } else {
+        mesh.y_label_formatter(&|y: &f64| tick(*y));
+    }
+    mesh.draw().map_err(e)?;
+    for t in &c.targets {
+        let color = PALETTE[t.series % PALETTE.len()];
+        chart
+            .draw_series(std::iter::once(DashedPathElement::new(
+                vec![(x0, t.y), (x1, t.y)],
+                9,
+                6,
+                color.stroke_width(2),
+            )))
+            .map_err(e)?;
+    }
+    draw_curves(&mut chart, &c.series, keep)?;
+    let (_, rows) = chart.plotting_area().get_pixel_range();
+    Ok(rows.start - area.get_base_pixel().1)
 }
 
 fn draw_bar<DB: DrawingBackend>(

@@ -15,6 +15,8 @@
 //! - [`stats`]: paired comparisons over drops, the checks and verdicts.
 //! - [`table`]: the Parquet tables every experiment writes and the report reads.
 //! - [`fig`]: the one plotting path of every figure (PNG + SVG).
+//! - [`tracking`]: location-error quantiles and ellipse coverage of the
+//!   sensed arms (fig6), against the tracking targets.
 //! - [`report`]: `REPORT.md`, generated from the Parquet files only.
 //!
 //! Every experiment writes into `<out>/<id>/`; the report reads nothing else.
@@ -29,6 +31,7 @@ pub mod solvers;
 pub mod stats;
 pub mod table;
 pub mod thm1;
+pub mod tracking;
 
 use std::path::PathBuf;
 

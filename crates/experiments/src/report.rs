@@ -1,7 +1,9 @@
 //! `REPORT.md`, generated from the experiments' Parquet files only: per
 //! experiment the paper's claim (from the file metadata), the measured result
 //! with 95% CIs, each check and the verdict, the likely reason of a mismatch,
-//! and the figure; then the backhaul table (SPEC §12). The gap experiment's
+//! and the figure; then the backhaul table (SPEC §12) and the location
+//! tracking of fig6's sensed arms against the tracking targets (its figure
+//! `fig6/tracking.png` is drawn by [`write_report`]). The gap experiment's
 //! section adds the waterfall table and sentences generated from its Δs.
 //!
 //! An experiment is a folder whose first Parquet file carries the experiment
@@ -20,7 +22,11 @@ use crate::gap::{GapRow, Role, fmt_delta, read_gap};
 use crate::solvers::{DUALOPT, REFERENCE};
 use crate::stats::{CheckResult, Outcome, PfrData, Verdict, above, fmt_ci, sig};
 use crate::table::Loaded;
+use crate::tracking::{self, Targets};
 use crate::{ExperimentError, Result};
+
+/// The experiment whose sensed locations the tracking section reports.
+const TRACKING_ID: &str = "fig6";
 
 /// The order of the paper; other experiments follow alphabetically.
 const ORDER: [&str; 7] = ["fig5", "table1", "fig6", "fig7", "fig8", "fig9", "thm1"];
@@ -40,10 +46,10 @@ pub struct Section {
     pub figure: Option<String>,
 }
 
-/// Build the report of every experiment folder under `data`, write
-/// `data/REPORT.md` and return its text.
+/// Build the report of every experiment folder under `data`, draw the
+/// tracking figure, write `data/REPORT.md` and return its text.
 pub fn write_report(data: &Path) -> Result<String> {
-    let text = render(data)?;
+    let text = build(data, true)?;
     sdusc_formats::atomic::write_bytes(&data.join("REPORT.md"), text.as_bytes()).map_err(
         |source| ExperimentError::Io {
             path: data.join("REPORT.md"),
@@ -53,8 +59,13 @@ pub fn write_report(data: &Path) -> Result<String> {
     Ok(text)
 }
 
-/// The report's Markdown.
+/// The report's Markdown (figures are embedded where their PNG exists,
+/// never drawn).
 pub fn render(data: &Path) -> Result<String> {
+    build(data, false)
+}
+
+fn build(data: &Path, draw: bool) -> Result<String> {
     let mut ids: Vec<String> = Vec::new();
     for entry in std::fs::read_dir(data).map_err(|source| ExperimentError::Io {
         path: data.to_path_buf(),
@@ -73,10 +84,14 @@ pub fn render(data: &Path) -> Result<String> {
     });
     let mut sections = Vec::new();
     let mut backhaul: Vec<(String, String, f64, Option<f64>)> = Vec::new();
+    let mut tracking_dir = None;
     for id in &ids {
         let dir = data.join(id);
         if dir.join("epochs.parquet").is_file() {
             let (s, b) = pfr_section(&dir)?;
+            if s.id == TRACKING_ID {
+                tracking_dir = Some((id.clone(), dir.clone()));
+            }
             sections.push(s);
             backhaul.extend(
                 b.into_iter()
@@ -88,6 +103,10 @@ pub fn render(data: &Path) -> Result<String> {
             sections.push(thm1_section(&dir)?);
         }
     }
+    let tracking = match &tracking_dir {
+        Some((folder, dir)) => tracking_section(folder, dir, draw)?,
+        None => None,
+    };
     let mut out = String::new();
     let _ = writeln!(out, "# SD-USCB: reproduction of the paper's section V\n");
     let _ = writeln!(
@@ -112,6 +131,13 @@ pub fn render(data: &Path) -> Result<String> {
             s.id,
             esc(&s.claim),
             s.verdict.as_str()
+        );
+    }
+    if tracking.is_some() {
+        let _ = writeln!(
+            out,
+            "\nBeyond the claims: [location tracking](#location-tracking) of {TRACKING_ID}'s sensed arms \
+             against the tracking targets."
         );
     }
     for s in &sections {
@@ -168,7 +194,41 @@ pub fn render(data: &Path) -> Result<String> {
             let _ = writeln!(out, "| {id} | {} | {bytes:.0} | {e} |", esc(arm));
         }
     }
+    if let Some(t) = tracking {
+        out.push_str(&t);
+    }
     Ok(out)
+}
+
+/// The location tracking section of the experiment in `dir` (folder name
+/// `folder`), from its `user_epochs.parquet`; `None` without that file. With
+/// `draw`, the figure `tracking.png`/`.svg` is drawn first.
+fn tracking_section(folder: &str, dir: &Path, draw: bool) -> Result<Option<String>> {
+    let path = dir.join("user_epochs.parquet");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let targets = Targets::default();
+    let tr = match tracking::read_tracking(&path) {
+        Ok(tr) => tr,
+        // A file from an older run (without the tracker's columns) is
+        // reported as such instead of failing the whole report.
+        Err(e) => {
+            return Ok(Some(format!(
+                "\n<a id=\"location-tracking\"></a>\n## Location tracking ({TRACKING_ID})\n\n\
+                 Not available: {e}. Rerun `sdusc-paper run {TRACKING_ID}`.\n"
+            )));
+        }
+    };
+    let stem = dir.join("tracking");
+    if draw && let Some(arm) = tr.figure_arm() {
+        tracking::plot(&tr, arm, &targets, &stem)?;
+    }
+    let figure = stem
+        .with_extension("png")
+        .is_file()
+        .then(|| format!("{folder}/tracking.png"));
+    Ok(Some(tracking::markdown(&tr, &targets, figure.as_deref())))
 }
 
 /// The Parquet file the report reads first in `dir`, if `dir` holds an

@@ -1,15 +1,17 @@
 //! The report generator on a fixed small Parquet input: the verdict follows
 //! the numbers in the file, and nothing else; folders that are not
-//! experiments are left out; the gap section's sentences follow its Δs.
+//! experiments are left out; the gap section's sentences follow its Δs; the
+//! location tracking section's quantiles, coverage and target sentence
+//! follow fig6's user_epochs.
 
 use std::path::Path;
 
 use sdusc_experiments::Definition;
 use sdusc_experiments::gap::{gap_rows, gap_table};
 use sdusc_experiments::inputs::CkmSource;
-use sdusc_experiments::report::render;
+use sdusc_experiments::report::{render, write_report};
 use sdusc_experiments::runs::{pfr_data, provenance};
-use sdusc_formats::metrics::{EpochRow, epochs_batch};
+use sdusc_formats::metrics::{EpochRow, UserEpochRow, epochs_batch, user_epochs_batch};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
 use sdusc_model::Scenario;
@@ -230,4 +232,153 @@ fn the_gap_section_says_what_each_step_costs() {
     ] {
         assert!(text.contains(want), "lacks `{want}`:\n{text}");
     }
+}
+
+const FIG6: &str = r#"
+id = "fig6"
+kind = "pfr"
+title = "A test fig6"
+claim = "S beats B"
+drops = 2
+
+[[arms]]
+label = "S"
+scheme = "sd-uscb"
+
+[[arms]]
+label = "B"
+scheme = "pwmmse"
+"#;
+
+/// A user-epoch of `arm` with the tracker's columns as given.
+fn user_row(
+    arm: &str,
+    epoch: u32,
+    i: usize,
+    error: Option<f64>,
+    nees: Option<f64>,
+    echo: bool,
+    gated: bool,
+) -> UserEpochRow {
+    UserEpochRow {
+        scheme: arm.to_string(),
+        drop: (i % 2) as u32,
+        epoch,
+        bs_id: 0,
+        user_id: (i / 2) as u32,
+        scheduled: echo,
+        sinr_db: None,
+        rate_bps_hz: 0.0,
+        avg_rate_bps_hz: 0.0,
+        location_error_m: error,
+        sensing_var_theta: echo.then_some(1e-4),
+        constraint_ratio: None,
+        constraint_relaxed: false,
+        echo_gated: gated,
+        location_nees: nees,
+    }
+}
+
+/// fig6 with a sensed arm S of 11 user-epochs per epoch (2 drops) and an
+/// arm B without sensing. Errors per epoch (type-7 p50 / p90 / p99 / max):
+/// 1: 0.04·i, i = 0…10 (0.2 / 0.36 / 0.396 / 0.4);
+/// 2: 0.15·i (0.75 / 1.35 / 1.485 / 1.5), plus a row without an estimate;
+/// 3: 0.08·i for i < 10, then 10 (0.4 / 0.72 / 9.072 / 10).
+/// NEES inside the 95% ellipse: 10 of 11 (one exactly at 5.991), 11 of 11,
+/// 9 of 11. Echoes: none at epoch 1, 6 later; gated: 2 at epoch 2, 1 at 3.
+fn write_tracking_fixture(dir: &Path) {
+    let def = Definition::from_toml(FIG6, Path::new("fig6.toml")).unwrap();
+    let mut users = Vec::new();
+    for i in 0..11 {
+        let nees = match i {
+            3 => 5.991,
+            7 => 7.0,
+            _ => 1.0,
+        };
+        users.push(user_row(
+            "S",
+            1,
+            i,
+            Some(0.04 * i as f64),
+            Some(nees),
+            false,
+            false,
+        ));
+        users.push(user_row(
+            "S",
+            2,
+            i,
+            Some(0.15 * i as f64),
+            Some(0.5),
+            i < 6,
+            i < 2,
+        ));
+        let e3 = if i < 10 { 0.08 * i as f64 } else { 10.0 };
+        let n3 = if i < 2 { 30.0 } else { 2.0 };
+        users.push(user_row("S", 3, i, Some(e3), Some(n3), i >= 5, i == 10));
+        for epoch in 1..=3 {
+            users.push(user_row("B", epoch, i, None, None, false, false));
+        }
+    }
+    // A user-epoch without an estimate counts in neither the quantiles nor
+    // the coverage.
+    users.push(user_row("S", 2, 11, None, None, false, false));
+    let fig = dir.join("fig6");
+    std::fs::create_dir_all(&fig).unwrap();
+    let prov = provenance(&def, &smoke(), 1);
+    let epochs = epoch_rows(&[("S", vec![2.0, 3.0]), ("B", vec![1.0, 2.0])]);
+    write_batch(&fig.join("epochs.parquet"), &epochs_batch(&epochs), &prov).unwrap();
+    write_batch(
+        &fig.join("user_epochs.parquet"),
+        &user_epochs_batch(&users),
+        &prov,
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_tracking_section_reports_quantiles_coverage_and_targets() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tracking_fixture(tmp.path());
+    let text = write_report(tmp.path()).unwrap();
+    let section = &text[text
+        .find("## Location tracking (fig6)")
+        .unwrap_or_else(|| panic!("no tracking section:\n{text}"))..];
+    for want in [
+        "| 1 | 11 | 0.200 | 0.360 | 0.396 | 0.400 | 90.9% | 0 | 0 |",
+        "| 2 | 11 | **0.750** | 1.350 | 1.485 | 1.500 | **100.0%** | 6 | 2 |",
+        "| 3 | 11 | 0.400 | 0.720 | **9.072** | 10.000 | **81.8%** | 6 | 1 |",
+        "| all | 33 | 0.320 | 1.170 | **7.280** | 10.000 | 90.9% | 12 | 3 |",
+        "Against the targets: **holds** at every epoch: p90 ≤ 1.5 m (at most 1.350 m, epoch 2). \
+         **Missed:** p50 ≤ 0.5 m at 1 of 3 epochs (2), worst at epoch 2: 0.750 m, 0.250 m over \
+         (1.50× the target); p99 ≤ 4 m at 1 of 3 epochs (3), worst at epoch 3: 9.072 m, 5.072 m over \
+         (2.27× the target); 95%-ellipse coverage within 90–98% at 2 of 3 epochs (2–3), worst at \
+         epoch 3: 81.8%, 8.2 points under 90%.",
+        "linear interpolation between order statistics",
+        "![tracking](fig6/tracking.png)",
+    ] {
+        assert!(section.contains(want), "lacks `{want}`:\n{section}");
+    }
+    // The arm without sensing has no table; the summary links the section.
+    assert!(!section.contains("### B"), "{section}");
+    assert!(text.contains("[location tracking](#location-tracking)"));
+    assert!(tmp.path().join("fig6/tracking.png").is_file());
+    assert!(tmp.path().join("fig6/tracking.svg").is_file());
+}
+
+#[test]
+fn without_fig6_there_is_no_tracking_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_fixture(tmp.path(), 1.0);
+    let text = render(tmp.path()).unwrap();
+    assert!(
+        !text.contains("Location tracking") && !text.contains("location-tracking"),
+        "{text}"
+    );
+    // fig6 without its user_epochs.parquet is reported without the section.
+    write_tracking_fixture(tmp.path());
+    std::fs::remove_file(tmp.path().join("fig6/user_epochs.parquet")).unwrap();
+    let text = render(tmp.path()).unwrap();
+    assert!(text.contains("## fig6 — "), "{text}");
+    assert!(!text.contains("Location tracking"), "{text}");
 }
