@@ -12,17 +12,22 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use sdusc_ckm::truth::{NmseSummary, scenario_header, truth_nmse};
 use sdusc_ckm::{BuildParams, CkmHeader, Dictionary, MissingBeams, OlsParams, build};
+use sdusc_formats::ckm_file::{MAX_CELLS, MAX_PROVENANCE, MAX_STRING};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
-use sdusc_formats::rsrp_read::{Binning, read_rsrp};
+use sdusc_formats::rsrp_read::{Binning, MAX_RSRP_DBM, read_rsrp};
 use sdusc_model::C64;
 use sdusc_model::channel::Environment;
 use sdusc_model::codebook::dft_codebook;
 use sdusc_model::geometry::{Cells, ckm_grid, in_ckm_area};
-use sdusc_model::scenario::{dbm_to_w, w_to_dbm};
+use sdusc_model::scenario::{MAX_NAME_BYTES, dbm_to_w, w_to_dbm};
 use sha2::{Digest, Sha256};
 
 use crate::common::{ensure_dir, load_scenario, progress, set_threads};
+
+// The scenario's name cap is the CKM reader's string limit: a scenario that
+// validates writes CKMs that read back.
+const _: () = assert!(MAX_NAME_BYTES == MAX_STRING as usize);
 
 /// Build the channel knowledge maps of every BS from drive-test RSRP.
 #[derive(Debug, Parser)]
@@ -32,7 +37,8 @@ use crate::common::{ensure_dir, load_scenario, progress, set_threads};
     after_help = "Examples:\n  build-ckm --scenario pipelines/paper.toml --rsrp data/paper/rsrp.parquet --out-dir data/paper/ckm\n  \
 build-ckm --scenario site.toml --rsrp drive.parquet --codebook beams.npy --noise-floor-dbm none --out-dir ckm\n  \
 build-ckm --scenario site.toml --rsrp scanner.parquet --missing-beams unknown --min-beams 8 --out-dir ckm\n\n\
-RSRP columns required: bs_id, x_m, y_m, beam_id (integers of any width), rsrp_dbm (any float); see docs/real-measurements.md."
+RSRP columns required, each once: bs_id, x_m, y_m, beam_id (integers of any width), rsrp_dbm (any float,\n\
+finite, at most +100 dBm); see docs/real-measurements.md."
 )]
 pub struct Args {
     /// Scenario TOML: BS sites, array (Nt), grid, angular bins, Np, P_T.
@@ -50,7 +56,8 @@ pub struct Args {
     pub codebook: Option<PathBuf>,
     /// Noise power to subtract from each mean RSRP, dBm, or `none`
     /// [default: the RSRP file's `sdusc.noise_power_w` metadata, else none].
-    #[arg(long)]
+    /// A number at most +100 dBm (the RSRP ceiling); `-95` and `=-95` both work.
+    #[arg(long, allow_negative_numbers = true)]
     pub noise_floor_dbm: Option<String>,
     /// Skip the recovery error against the simulated truth (computed by
     /// default when the RSRP was generated from this very scenario).
@@ -64,13 +71,13 @@ pub struct Args {
     pub missing_beams: Missing,
     /// Fewest beams with a sample for a cell to be used; cells with fewer are
     /// skipped (counted in quality.parquet's cells_incomplete) and filled.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub min_beams: u32,
     /// Swap-refinement passes after the greedy OLS (0: plain OLS).
-    #[arg(long, default_value_t = OlsParams::default().refine_passes)]
+    #[arg(long, default_value_t = OlsParams::default().refine_passes, allow_negative_numbers = true)]
     pub refine_passes: usize,
     /// Worker threads [default: all cores]; the output does not depend on it.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 }
 
@@ -117,6 +124,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let grids: Vec<_> = (0..nbs)
         .map(|b| ckm_grid(&cells, b, scenario.grid_m))
         .collect();
+    for (b, g) in grids.iter().enumerate() {
+        ensure!(
+            g.len() as u64 <= MAX_CELLS,
+            "scenario {}: the CKM grid of BS {b} has {}×{} = {} cells of ckm.grid_m = {} m; \
+             a CKM file holds at most {MAX_CELLS}: expected a larger ckm.grid_m",
+            args.scenario.display(),
+            g.nx,
+            g.ny,
+            g.len(),
+            scenario.grid_m
+        );
+    }
     let masks: Vec<Vec<bool>> = grids
         .iter()
         .enumerate()
@@ -161,18 +180,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let noise_floor_w = match args.noise_floor_dbm.as_deref() {
         Some("none") => 0.0,
-        Some(v) => {
-            let dbm: f64 = v.parse().with_context(|| {
-                format!("--noise-floor-dbm expects a number (dBm) or `none`; got {v:?}")
-            })?;
-            ensure!(dbm.is_finite(), "--noise-floor-dbm must be finite; got {v}");
-            dbm_to_w(dbm)
-        }
+        Some(v) => noise_floor_from_dbm(v)?,
         None => match table.provenance.extra.get("noise_power_w") {
             Some(v) => v
                 .parse::<f64>()
                 .ok()
-                .filter(|w| w.is_finite() && *w >= 0.0)
+                .filter(|w| w.is_finite() && *w >= 0.0 && *w <= dbm_to_w(MAX_RSRP_DBM))
                 .with_context(|| {
                     format!(
                         "{}: metadata sdusc.noise_power_w = {v:?} is not a power in W",
@@ -204,7 +217,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         noise_floor_w,
         missing: args.missing_beams.policy(),
     };
-    ensure_dir(&args.out_dir)?;
     let mut rsrp_prov: Vec<(String, String)> = table
         .provenance
         .to_key_values()
@@ -212,6 +224,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|(k, v)| (format!("rsrp.{}", k.trim_start_matches("sdusc.")), v))
         .collect();
     rsrp_prov.sort();
+    // The RSRP file's metadata goes into every CKM header: it must fit the
+    // CKM reader's limits, or the CKMs written would not read back.
+    ensure!(
+        rsrp_prov.len() <= MAX_PROVENANCE as usize,
+        "{}: {} `sdusc.*` metadata entries; a CKM header holds at most {MAX_PROVENANCE}",
+        args.rsrp.display(),
+        rsrp_prov.len()
+    );
+    if let Some((k, v)) = rsrp_prov
+        .iter()
+        .find(|(k, v)| k.len().max(v.len()) > MAX_STRING as usize)
+    {
+        bail!(
+            "{}: metadata `sdusc.{}` is {} bytes long; a CKM header holds strings of at most {MAX_STRING} bytes",
+            args.rsrp.display(),
+            k.trim_start_matches("rsrp."),
+            k.len().max(v.len())
+        );
+    }
+    ensure_dir(&args.out_dir)?;
     let mut quality = Vec::with_capacity(nbs);
     for b in 0..nbs {
         let header = CkmHeader {
@@ -278,6 +310,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     write_batch(&qpath, &quality_batch(&quality), &provenance)
         .with_context(|| format!("cannot write {}", qpath.display()))?;
     Ok(())
+}
+
+/// `--noise-floor-dbm` as W: a finite number of dBm at most the RSRP ceiling
+/// (a floor above every admissible RSRP would zero them all), whose power in
+/// W is finite and ≥ 0.
+fn noise_floor_from_dbm(v: &str) -> anyhow::Result<f64> {
+    let expected = format!("expected a finite number of dBm ≤ {MAX_RSRP_DBM} (or `none`)");
+    let dbm: f64 = v
+        .trim()
+        .parse()
+        .with_context(|| format!("--noise-floor-dbm {v:?} is not a number: {expected}"))?;
+    let w = dbm_to_w(dbm);
+    ensure!(
+        dbm.is_finite() && dbm <= MAX_RSRP_DBM && w.is_finite() && w >= 0.0,
+        "--noise-floor-dbm {v} is {w:?} W: {expected}"
+    );
+    Ok(w)
 }
 
 fn db(x: f64) -> f64 {

@@ -6,10 +6,17 @@ use std::path::Path;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sdusc_model::Scenario;
+use sdusc_model::scenario::ScenarioError;
 
-/// Load and validate a scenario, with the path in the error.
+/// Load and validate a scenario, with the path in the error (read and parse
+/// errors name it already; a refused field gets it as context).
 pub fn load_scenario(path: &Path) -> anyhow::Result<Scenario> {
-    Ok(Scenario::load(path)?)
+    Scenario::load(path).map_err(|e| match e {
+        ScenarioError::Invalid { .. } => {
+            anyhow::Error::new(e).context(format!("invalid scenario {}", path.display()))
+        }
+        other => other.into(),
+    })
 }
 
 /// A progress bar on stderr over `len` steps, hidden when stderr is not a

@@ -42,13 +42,13 @@ pub struct Args {
     pub out: PathBuf,
     /// Seed of the measurement noise and of which cells are visited
     /// [default: the scenario's run.seed].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Override the scenario's measured fraction of grid cells, (0, 1].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub measured_fraction: Option<f64>,
     /// Worker threads [default: all cores]; the output does not depend on it.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 }
 

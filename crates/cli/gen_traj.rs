@@ -32,13 +32,13 @@ pub struct Args {
     #[arg(long)]
     pub out: PathBuf,
     /// Number of drops [default: the scenario's run.drops].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub drops: Option<usize>,
     /// Master seed [default: the scenario's run.seed].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Worker threads [default: all cores]; the output does not depend on it.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
 }
 

@@ -192,7 +192,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         vec![None; scenario.num_bs()]
     };
 
-    ensure_dir(&args.out_dir)?;
     let world = World::new(scenario.clone());
     let truths = drops
         .par_iter()
@@ -205,6 +204,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 args.scenario.display()
             )
         })?;
+    // Every input is valid: only now create the output folder, so a refusal
+    // leaves nothing behind.
+    ensure_dir(&args.out_dir)?;
 
     let opts = RunOptions {
         seed,

@@ -6,4 +6,5 @@ mod util;
 
 mod ckm;
 mod generate;
+mod refusals;
 mod run;

@@ -1,6 +1,8 @@
 //! Atomic file writes: write to a temporary file in the destination folder,
-//! fsync, then rename over the destination. An interrupted writer leaves at
-//! most a stray `.tmp` file, never a truncated artifact under the final name.
+//! fsync, then rename over the destination. Every error path (a failed
+//! write, fsync or rename, or a writer dropped before commit) removes the
+//! temporary file; only a killed process can leave a stray `.tmp` behind,
+//! never a truncated artifact under the final name.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -12,6 +14,8 @@ pub struct AtomicFile {
     tmp: PathBuf,
     dest: PathBuf,
     file: Option<File>,
+    /// Renamed into place: the temporary file no longer exists.
+    committed: bool,
 }
 
 impl AtomicFile {
@@ -45,6 +49,7 @@ impl AtomicFile {
             tmp,
             dest: dest.to_path_buf(),
             file: Some(file),
+            committed: false,
         })
     }
 
@@ -61,10 +66,13 @@ impl AtomicFile {
             .try_clone()
     }
 
-    /// fsync and rename into place.
+    /// fsync and rename into place; on error the temporary file is removed
+    /// (by `Drop`).
     pub fn commit(mut self) -> io::Result<()> {
         let file = self.file.take().expect("commit once");
-        file.sync_all()?;
+        file.sync_all().map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot sync {}: {e}", self.tmp.display()))
+        })?;
         drop(file);
         std::fs::rename(&self.tmp, &self.dest).map_err(|e| {
             io::Error::new(
@@ -76,6 +84,7 @@ impl AtomicFile {
                 ),
             )
         })?;
+        self.committed = true;
         if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Persist the rename; not all platforms can fsync a directory.
             if let Ok(d) = File::open(dir) {
@@ -88,7 +97,9 @@ impl AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        // Close before removing (required on some platforms).
+        drop(self.file.take());
+        if !self.committed {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
@@ -122,6 +133,22 @@ mod tests {
         }
         assert!(!dir.path().join("b.bin").exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn failed_rename_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The destination is a folder: the rename over it fails.
+        let dest = dir.path().join("out.parquet");
+        std::fs::create_dir(&dest).unwrap();
+        let err = write_bytes(&dest, b"complete").unwrap_err();
+        assert!(err.to_string().contains("cannot rename"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec!["out.parquet".to_string()], "{left:?}");
+        assert!(dest.is_dir());
     }
 
     #[test]

@@ -14,9 +14,15 @@
 //!   measured there (a UE that reports only its strongest beams measures a
 //!   few); the others are flagged unmeasured. Cells with fewer are counted
 //!   as incomplete and skipped.
-//! - Errors (naming the file, the column and how many rows): missing column,
-//!   wrong type, nulls, NaN/±inf in `x_m`/`y_m`/`rsrp_dbm`, a `bs_id` with no
-//!   BS, a `beam_id` ≥ Nb, a file with no rows.
+//! - `rsrp_dbm` must be finite and at most [`MAX_RSRP_DBM`] (+100 dBm, 10 MW:
+//!   no received power comes near it, while the linear power of a larger
+//!   value overflows the OLS arithmetic into NaN). There is no lower bound:
+//!   a very weak sample is a power near 0 W, as a beam below detection is.
+//! - Errors (naming the file, the column, how many rows and the first, an
+//!   absolute 0-based row number): a missing or repeated required column,
+//!   wrong type, nulls, NaN/±inf in `x_m`/`y_m`/`rsrp_dbm`, `rsrp_dbm` above
+//!   [`MAX_RSRP_DBM`], a `bs_id` with no BS, a `beam_id` ≥ Nb, a file with no
+//!   rows.
 //!
 //! The file is streamed batch by batch; memory holds only the per-cell sums.
 
@@ -28,15 +34,31 @@ use sdusc_model::geometry::{Grid, Point};
 use crate::parquet_io::{ParquetIoError, ParquetSource, column_f64, column_u64};
 use crate::provenance::Provenance;
 
+/// The columns a file must have, each exactly once.
+pub const REQUIRED_COLUMNS: [&str; 5] = ["bs_id", "x_m", "y_m", "beam_id", "rsrp_dbm"];
+
+/// Largest accepted `rsrp_dbm`, dBm (10 MW).
+pub const MAX_RSRP_DBM: f64 = 100.0;
+
 /// Why an RSRP file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RsrpReadError {
     #[error(transparent)]
     Parquet(#[from] ParquetIoError),
+    #[error(
+        "{path}: column `{column}` appears {count} times; expected exactly one column of each \
+         required name ({})",
+        REQUIRED_COLUMNS.join(", ")
+    )]
+    DuplicateColumn {
+        path: PathBuf,
+        column: &'static str,
+        count: usize,
+    },
     #[error("{path}: no RSRP rows (the file is empty)")]
     Empty { path: PathBuf },
     #[error(
-        "{path}: column `{column}`: {count} of {rows} rows {problem} (first at row {first_row})"
+        "{path}: column `{column}`: {count} of {rows} rows {problem} (first at row {first_row}, counting from 0)"
     )]
     BadValues {
         path: PathBuf,
@@ -137,6 +159,22 @@ pub fn read_rsrp(
     progress: &mut dyn FnMut(u64),
 ) -> Result<RsrpTable, RsrpReadError> {
     let mut src = ParquetSource::open(path)?;
+    // A repeated name would be read as its first column, the others ignored.
+    for column in REQUIRED_COLUMNS {
+        let count = src
+            .schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() == column)
+            .count();
+        if count > 1 {
+            return Err(RsrpReadError::DuplicateColumn {
+                path: path.to_path_buf(),
+                column,
+                count,
+            });
+        }
+    }
     let nb = binning.beams;
     let nbs = binning.grids.len();
     let mut acc: Vec<Acc> = (0..nbs).map(|_| Acc::default()).collect();
@@ -177,6 +215,13 @@ pub fn read_rsrp(
                     flag(&mut bad, col, "are NaN or infinite", row);
                     ok = false;
                 }
+            }
+            if rsrp[i].is_finite() && rsrp[i] > MAX_RSRP_DBM {
+                let problem = format!(
+                    "are above {MAX_RSRP_DBM} dBm (expected a received power ≤ {MAX_RSRP_DBM} dBm)"
+                );
+                flag(&mut bad, "rsrp_dbm", &problem, row);
+                ok = false;
             }
             if bs[i] >= nbs as u64 {
                 let problem = format!(
@@ -469,6 +514,81 @@ mod tests {
         assert!(e.contains("non-negative"), "{e}");
         let e = one_bad("beam_id", Arc::new(StringArray::from(vec!["0", "1", "0"])));
         assert!(e.contains("integer"), "{e}");
+    }
+
+    #[test]
+    fn repeated_required_columns_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("twice.parquet");
+        let ids = |v: Vec<i64>| Arc::new(Int64Array::from(v)) as ArrayRef;
+        let f = |v: Vec<f64>| Arc::new(Float64Array::from(v)) as ArrayRef;
+        write(
+            &path,
+            vec![
+                ("bs_id", ids(vec![0, 0])),
+                ("x_m", f(vec![0.5, 0.5])),
+                ("y_m", f(vec![0.5, 0.5])),
+                ("beam_id", ids(vec![0, 1])),
+                ("rsrp_dbm", f(vec![-80.0, -81.0])),
+                ("bs_id", ids(vec![1, 1])),
+            ],
+        );
+        let err = read(&path, 2).unwrap_err().to_string();
+        assert!(
+            err.contains("twice.parquet") && err.contains("`bs_id` appears 2 times"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rsrp_above_the_ceiling_is_refused_at_its_absolute_row() {
+        // More rows than one batch (65 536), the bad one in the second batch.
+        let n = 70_000;
+        let bad_row = 69_001;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hot.parquet");
+        let mut rsrp = vec![-80.0; n];
+        rsrp[bad_row] = 1e5;
+        write(
+            &path,
+            vec![
+                ("bs_id", Arc::new(Int64Array::from(vec![0; n])) as ArrayRef),
+                ("x_m", Arc::new(Float64Array::from(vec![0.5; n]))),
+                ("y_m", Arc::new(Float64Array::from(vec![0.5; n]))),
+                (
+                    "beam_id",
+                    Arc::new(Int64Array::from_iter_values((0..n as i64).map(|i| i % 2))),
+                ),
+                ("rsrp_dbm", Arc::new(Float64Array::from(rsrp))),
+            ],
+        );
+        let err = read(&path, 2).unwrap_err().to_string();
+        for needle in [
+            "hot.parquet",
+            "`rsrp_dbm`",
+            "1 of 70000 rows",
+            "above 100 dBm",
+            &format!("first at row {bad_row},"),
+        ] {
+            assert!(err.contains(needle), "{needle:?} not in {err}");
+        }
+        // The ceiling itself is a measurement.
+        let at = dir.path().join("at.parquet");
+        write(
+            &at,
+            vec![
+                ("bs_id", Arc::new(Int64Array::from(vec![0, 0])) as ArrayRef),
+                ("x_m", Arc::new(Float64Array::from(vec![0.5, 0.5]))),
+                ("y_m", Arc::new(Float64Array::from(vec![0.5, 0.5]))),
+                ("beam_id", Arc::new(Int64Array::from(vec![0, 1]))),
+                (
+                    "rsrp_dbm",
+                    Arc::new(Float64Array::from(vec![MAX_RSRP_DBM, -80.0])),
+                ),
+            ],
+        );
+        let t = read(&at, 2).unwrap();
+        assert!(t.per_bs[0].mean_w[0].is_finite());
     }
 
     #[test]

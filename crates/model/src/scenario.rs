@@ -40,6 +40,21 @@ fn invalid(field: &str, value: impl std::fmt::Display, expected: &str) -> Scenar
     }
 }
 
+/// Longest scenario `name`, in bytes of UTF-8: the CKM file stores the name
+/// as a length-prefixed string and its reader refuses longer strings, so
+/// this equals `sdusc_formats::ckm_file::MAX_STRING` (asserted at compile
+/// time where build-ckm writes CKMs).
+pub const MAX_NAME_BYTES: usize = 1 << 16;
+
+/// Largest |x|, |y| of an explicit BS site, m.
+pub const MAX_SITE_COORDINATE_M: f64 = 1e6;
+
+/// Largest `network.cell_radius_m`, m.
+pub const MAX_CELL_RADIUS_M: f64 = 1e5;
+
+/// Largest `users.speed_mps`, m/s.
+pub const MAX_SPEED_MPS: f64 = 1000.0;
+
 /// The scenario file as written. All sections are required except where a
 /// field has a documented default.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,6 +147,7 @@ pub struct RawChannel {
     /// Np, paths per link (intra-cell: 1 LoS + Np−1 NLoS; inter-cell: Np NLoS).
     pub paths: usize,
     /// [lo, hi] of the LoS-to-NLoS power ratio ρ ~ U(lo, hi), linear.
+    #[serde(deserialize_with = "nlos_power_ratio")]
     pub nlos_power_ratio: [f64; 2],
     /// Standard deviation of inter-cell path phases (paper: π/5), radians.
     pub inter_cell_phase_std_rad: f64,
@@ -161,6 +177,7 @@ pub struct RawCkm {
     /// Nθ, angular bins of the APS dictionary.
     pub angle_bins: usize,
     /// [θmin, θmax] of the bins, degrees from broadside.
+    #[serde(deserialize_with = "angle_range_deg")]
     pub angle_range_deg: [f64; 2],
 }
 
@@ -194,6 +211,33 @@ pub struct RawRun {
     /// Master seed of drops, trajectories and measurements.
     #[serde(default)]
     pub seed: u64,
+}
+
+/// A `[a, b]` pair of numbers. Serde's `[f64; 2]` reads the first two
+/// elements of a longer array and drops the rest, so read any length and
+/// refuse all but 2, naming the field.
+fn pair<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    field: &str,
+    form: &str,
+) -> Result<[f64; 2], D::Error> {
+    let v = Vec::<f64>::deserialize(d)?;
+    <[f64; 2]>::try_from(v.as_slice()).map_err(|_| {
+        let shown: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
+        serde::de::Error::custom(invalid(
+            field,
+            format!("[{}] ({} numbers)", shown.join(", "), v.len()),
+            &format!("exactly 2 numbers {form}"),
+        ))
+    })
+}
+
+fn nlos_power_ratio<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[f64; 2], D::Error> {
+    pair(d, "channel.nlos_power_ratio", "[lo, hi]")
+}
+
+fn angle_range_deg<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[f64; 2], D::Error> {
+    pair(d, "ckm.angle_range_deg", "[min, max]")
 }
 
 fn default_drops() -> usize {
@@ -341,6 +385,14 @@ impl Scenario {
 
     /// Validate a raw scenario.
     pub fn validate(raw: RawScenario) -> Result<Self, ScenarioError> {
+        if raw.name.len() > MAX_NAME_BYTES {
+            let head: String = raw.name.chars().take(32).collect();
+            return Err(invalid(
+                "name",
+                format!("{head:?}… ({} bytes)", raw.name.len()),
+                &format!("a name of at most {MAX_NAME_BYTES} bytes (the CKM file's string limit)"),
+            ));
+        }
         let n = &raw.network;
         let sites = match n.layout.as_str() {
             "paper" => {
@@ -364,8 +416,9 @@ impl Scenario {
                 let mut sites = Vec::with_capacity(n.sites.len());
                 for (i, s) in n.sites.iter().enumerate() {
                     let field = |f: &str| format!("network.sites[{i}].{f}");
-                    check_range(&field("x_m"), s.x_m, -1e6, 1e6)?;
-                    check_range(&field("y_m"), s.y_m, -1e6, 1e6)?;
+                    let lim = MAX_SITE_COORDINATE_M;
+                    check_range(&field("x_m"), s.x_m, -lim, lim)?;
+                    check_range(&field("y_m"), s.y_m, -lim, lim)?;
                     check_range(&field("broadside_deg"), s.broadside_deg, -360.0, 360.0)?;
                     sites.push(BsSite {
                         position: Point::new(s.x_m, s.y_m),
@@ -397,7 +450,12 @@ impl Scenario {
         let rx_antennas = check_count("network.rx_antennas", n.rx_antennas, 1, 1024)?;
         let power_dbm = check_range("network.power_dbm", n.power_dbm, -30.0, 80.0)?;
         let carrier_ghz = check_range("network.carrier_ghz", n.carrier_ghz, 0.1, 300.0)?;
-        let cell_radius_m = check_range("network.cell_radius_m", n.cell_radius_m, 1.0, 1e5)?;
+        let cell_radius_m = check_range(
+            "network.cell_radius_m",
+            n.cell_radius_m,
+            1.0,
+            MAX_CELL_RADIUS_M,
+        )?;
         let min_distance_m = check_range(
             "network.min_distance_m",
             n.min_distance_m,
@@ -421,7 +479,7 @@ impl Scenario {
         let u = &raw.users;
         let users_per_cell = check_count("users.per_cell", u.per_cell, 1, 100_000)?;
         let max_scheduled = check_count("users.max_scheduled", u.max_scheduled, 1, 100_000)?;
-        let speed_mps = check_range("users.speed_mps", u.speed_mps, 0.0, 1000.0)?;
+        let speed_mps = check_range("users.speed_mps", u.speed_mps, 0.0, MAX_SPEED_MPS)?;
         let force_schedule_after = check_count(
             "users.force_schedule_after",
             u.force_schedule_after,
@@ -720,6 +778,53 @@ mod tests {
                 .to_string();
             assert!(err.contains(field) && err.contains("expected"), "{err}");
         }
+    }
+
+    #[test]
+    fn pairs_with_extra_or_missing_elements_are_refused_by_name() {
+        let cases = [
+            (
+                "nlos_power_ratio = [4.0, 9.0]",
+                "nlos_power_ratio = [4.0, 9.0, 10.0]",
+                "channel.nlos_power_ratio",
+            ),
+            (
+                "angle_range_deg = [-90.0, 90.0]",
+                "angle_range_deg = [-90.0, 0.0, 90.0]",
+                "ckm.angle_range_deg",
+            ),
+            (
+                "angle_range_deg = [-90.0, 90.0]",
+                "angle_range_deg = [-90.0]",
+                "ckm.angle_range_deg",
+            ),
+        ];
+        for (good, bad, field) in cases {
+            assert!(SMOKE.contains(good), "{good}");
+            let err = Scenario::from_toml(&SMOKE.replace(good, bad), "x.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(field) && err.contains("exactly 2 numbers"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_longer_than_the_ckm_string_limit_are_refused() {
+        let named =
+            |n: usize| SMOKE.replace("name = \"smoke\"", &format!("name = \"{}\"", "n".repeat(n)));
+        Scenario::from_toml(&named(MAX_NAME_BYTES), "x.toml").unwrap();
+        let err = Scenario::from_toml(&named(70_000), "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`name`") && err.contains("70000 bytes") && err.contains("65536"),
+            "{}",
+            &err[..err.len().min(300)]
+        );
+        assert!(err.len() < 500, "the message echoes the whole name");
     }
 
     #[test]
