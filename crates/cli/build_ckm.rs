@@ -164,14 +164,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     for (b, st) in table.stats.iter().enumerate() {
         if st.rows_outside_grid + st.rows_outside_area + st.incomplete_cells > 0 {
-            eprintln!(
+            crate::errln!(
                 "build-ckm: warning: BS {b}: {} rows outside the CKM grid and {} outside the CKM area were skipped; \
                  {} cells with fewer than {} beams measured were skipped",
-                st.rows_outside_grid, st.rows_outside_area, st.incomplete_cells, args.min_beams
+                st.rows_outside_grid,
+                st.rows_outside_area,
+                st.incomplete_cells,
+                args.min_beams
             );
         }
         if st.partial_cells > 0 {
-            eprintln!(
+            crate::errln!(
                 "build-ckm: BS {b}: {} cells lack some beams; unmeasured beams read as --missing-beams {}",
                 st.partial_cells,
                 args.missing_beams.name()
@@ -196,7 +199,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
     };
     if noise_floor_w > 0.0 {
-        eprintln!(
+        crate::errln!(
             "build-ckm: subtracting a noise floor of {:.2} dBm from every mean RSRP",
             w_to_dbm(noise_floor_w)
         );
@@ -269,7 +272,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             None => (None, None),
         };
         let secs = info.ols_time.as_secs_f64();
-        eprintln!(
+        crate::errln!(
             "build-ckm: BS {b}: {} cells in area, {} measured, {} filled, {} empty; OLS {:.2} s ({:.0} cells/s){} → {}",
             info.cells_in_area,
             info.cells_measured,

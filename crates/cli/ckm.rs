@@ -266,6 +266,6 @@ fn export(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
     }
     flush(&mut rows, &mut sink)?;
     sink.finish()?;
-    eprintln!("ckm export: {total} rows → {}", out.display());
+    crate::errln!("ckm export: {total} rows → {}", out.display());
     Ok(())
 }

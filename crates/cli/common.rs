@@ -73,3 +73,23 @@ macro_rules! outln {
         writeln!(std::io::stdout().lock(), $($arg)*)?;
     }};
 }
+
+/// `eprintln!` that ignores write errors: a closed or full stderr
+/// (`build-ckm … 2>&1 | head -1`, `2>/dev/full`) must not abort a run whose
+/// artifacts are fine; only the log line is lost.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// The shortest prefixes (at least 12 characters) of two hashes that tell
+/// them apart, for mismatch messages.
+pub fn distinct_prefixes<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    let n = (common + 1).max(12);
+    let cut = |s: &'a str| s.get(..n.min(s.len())).unwrap_or(s);
+    (cut(a), cut(b))
+}

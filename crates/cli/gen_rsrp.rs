@@ -147,7 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "no grid cell was measured: the CKM area is empty or --measured-fraction is too small"
     );
     sink.finish()?;
-    eprintln!(
+    crate::errln!(
         "gen-rsrp: {cells_measured} measured cells × {} beams = {rows_written} rows (σc² = {:.3} dBm) → {}",
         scenario.beams,
         w_to_dbm(noise_w),

@@ -70,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with("num_bs", scenario.num_bs());
     write_batch(&args.out, &to_batch(&rows), &provenance)
         .with_context(|| format!("cannot write trajectories to {}", args.out.display()))?;
-    eprintln!(
+    crate::errln!(
         "gen-traj: {} rows ({drops} drops × {} epochs × {} users) → {}",
         rows.len(),
         scenario.epochs,

@@ -120,7 +120,7 @@ fn run_one(def: &Definition, runner: &Runner, out: &Path) -> anyhow::Result<f64>
     run_experiment(def, runner, out, &inc).with_context(|| format!("experiment {}", def.id))?;
     bar.finish_and_clear();
     let secs = t.elapsed().as_secs_f64();
-    eprintln!(
+    crate::errln!(
         "sdusc-paper: {} done in {secs:.1} s → {}",
         def.id,
         out.join(&def.id).display()
@@ -164,7 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 run_one(def, &r, &opts.out)?;
             }
             report::write_report(&opts.out).context("cannot write the report")?;
-            eprintln!(
+            crate::errln!(
                 "sdusc-paper: {} experiments in {:.1} s; report {}",
                 defs.len(),
                 wall.elapsed().as_secs_f64(),
@@ -173,8 +173,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Command::Report { data } => {
             let text = report::write_report(&data)
-                .with_context(|| format!("cannot write {}/REPORT.md", data.display()))?;
-            eprintln!(
+                .with_context(|| format!("cannot make the report of {}", data.display()))?;
+            crate::errln!(
                 "sdusc-paper: report ({} lines) → {}",
                 text.lines().count(),
                 data.join("REPORT.md").display()

@@ -19,7 +19,7 @@ use sdusc_sim::summary::mean_ci;
 use sdusc_sim::{RunOptions, RunOutput, Scheme, World, run_scheme_drop};
 use sha2::{Digest, Sha256};
 
-use crate::common::{ensure_dir, load_scenario, progress, set_threads};
+use crate::common::{distinct_prefixes, ensure_dir, load_scenario, progress, set_threads};
 
 /// The schemes of the paper's Fig. 6 and SD-USCB-robust, the default.
 pub const DEFAULT_SCHEMES: &str = "sd-uscb,sd-uscb-robust,fp-salinr-perfect,cwmmse,pwmmse";
@@ -108,15 +108,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read trajectories {}", args.trajectories.display()))?;
     let hash = scenario.hash();
     if !traj_prov.scenario_hash.is_empty() && traj_prov.scenario_hash != hash {
+        let (theirs, ours) = distinct_prefixes(&traj_prov.scenario_hash, &hash);
         bail!(
             "trajectories {} were generated for scenario `{}` (hash {}…), not for {} (`{}`, hash {}…); \
              regenerate them with gen-traj --scenario {}",
             args.trajectories.display(),
             traj_prov.scenario_name,
-            &traj_prov.scenario_hash[..12.min(traj_prov.scenario_hash.len())],
+            theirs,
             args.scenario.display(),
             scenario.name,
-            &hash[..12],
+            ours,
             args.scenario.display()
         );
     }
@@ -176,12 +177,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
                 let world = scenario.world_hash();
                 if !h.scenario_hash.is_empty() && h.scenario_hash != world {
+                    let (theirs, ours) = distinct_prefixes(&h.scenario_hash, &world);
                     return Err(mismatch(format!(
                         "built for a different world (scenario `{}`, [network]/[channel]/[ckm] hash {}…; this is `{}`, {}…)",
                         h.scenario_name,
-                        &h.scenario_hash[..12.min(h.scenario_hash.len())],
+                        theirs,
                         scenario.name,
-                        &world[..12]
+                        ours
                     )));
                 }
                 ckm_inputs.push(serde_json::json!({"path": path.display().to_string(), "sha256": file_sha256(&path)?}));
@@ -281,7 +283,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .with_context(|| format!("cannot write {}", out("manifest.json").display()))?;
 
     print_summary(&schemes, &all, scenario.epochs as u32)?;
-    eprintln!(
+    crate::errln!(
         "run-sdusc: {} drops × {} schemes → {}",
         drops.len(),
         schemes.len(),

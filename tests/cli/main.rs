@@ -8,3 +8,4 @@ mod ckm;
 mod generate;
 mod refusals;
 mod run;
+mod streams;

@@ -108,12 +108,16 @@ fn load_ckms(s: &Scenario, dir: &Path) -> Result<Vec<Option<Arc<CkmMap>>>> {
                 )));
             }
             if h.scenario_hash != s.world_hash() && h.scenario_hash != s.hash() {
+                // Prefixes long enough to tell the two hashes apart.
+                let world = s.world_hash();
+                let common = h.scenario_hash.bytes().zip(world.bytes()).take_while(|(a, b)| a == b).count();
+                let n = (common + 1).max(12);
                 return Err(bad(format!(
                     "was built for another world (scenario `{}`, hash {}…); the experiment's scenario `{}` has world hash {}…",
                     h.scenario_name,
-                    &h.scenario_hash[..12.min(h.scenario_hash.len())],
+                    h.scenario_hash.get(..n).unwrap_or(&h.scenario_hash),
                     s.name,
-                    &s.world_hash()[..12]
+                    world.get(..n).unwrap_or(&world)
                 )));
             }
             Ok(Some(Arc::new(map)))

@@ -67,10 +67,13 @@ pub fn render(data: &Path) -> Result<String> {
 
 fn build(data: &Path, draw: bool) -> Result<String> {
     let mut ids: Vec<String> = Vec::new();
-    for entry in std::fs::read_dir(data).map_err(|source| ExperimentError::Io {
-        path: data.to_path_buf(),
-        source,
-    })? {
+    let listing = std::fs::read_dir(data).map_err(|e| {
+        ExperimentError::Data(format!(
+            "cannot read the data folder {} ({e}); expected the --out folder of `sdusc-paper run` or `all`",
+            data.display()
+        ))
+    })?;
+    for entry in listing {
         let Ok(entry) = entry else { continue };
         if entry.path().is_dir() && experiment_file(&entry.path())?.is_some() {
             ids.push(entry.file_name().to_string_lossy().into_owned());

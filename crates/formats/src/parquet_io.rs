@@ -24,7 +24,9 @@ pub const ROW_GROUP_ROWS: usize = 1 << 17;
 /// Errors of Parquet artifacts, each naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ParquetIoError {
-    #[error("{path}: {source}")]
+    /// The cause is the source, not part of the message, so an error chain
+    /// (`{:#}`) prints it once.
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -32,6 +34,8 @@ pub enum ParquetIoError {
     },
     #[error("{path}: not a readable Parquet file: {message}")]
     Parquet { path: PathBuf, message: String },
+    #[error("{path}: cannot write the Parquet file: {message}")]
+    Write { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Schema { path: PathBuf, message: String },
 }
@@ -45,6 +49,12 @@ impl ParquetIoError {
     }
     fn parquet(path: &Path, e: impl std::fmt::Display) -> Self {
         Self::Parquet {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+    fn write(path: &Path, e: impl std::fmt::Display) -> Self {
+        Self::Write {
             path: path.to_path_buf(),
             message: e.to_string(),
         }
@@ -91,7 +101,7 @@ impl ParquetSink {
             .set_key_value_metadata(Some(kv))
             .build();
         let writer = ArrowWriter::try_new(handle, schema, Some(props))
-            .map_err(|e| ParquetIoError::parquet(path, e))?;
+            .map_err(|e| ParquetIoError::write(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -102,7 +112,7 @@ impl ParquetSink {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetIoError> {
         self.writer
             .write(batch)
-            .map_err(|e| ParquetIoError::parquet(&self.path, e))
+            .map_err(|e| ParquetIoError::write(&self.path, e))
     }
 
     /// Close the Parquet footer, fsync and rename into place.
@@ -110,7 +120,7 @@ impl ParquetSink {
         let Self { path, file, writer } = self;
         writer
             .close()
-            .map_err(|e| ParquetIoError::parquet(&path, e))?;
+            .map_err(|e| ParquetIoError::write(&path, e))?;
         file.commit()
             .map_err(|source| ParquetIoError::Io { path, source })
     }
@@ -134,6 +144,8 @@ pub struct ParquetSource {
     pub schema: SchemaRef,
     pub rows: usize,
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    /// Rows delivered so far: the file row of the next batch's first row.
+    next_row: usize,
 }
 
 impl std::fmt::Debug for ParquetSource {
@@ -172,15 +184,27 @@ impl ParquetSource {
             schema,
             rows,
             reader,
+            next_row: 0,
         })
     }
 
-    /// The next batch, or `None` at the end.
+    /// The next batch, or `None` at the end. Its schema metadata records
+    /// its first row in the file, for the row numbers of `column_*` errors.
     pub fn next_batch(&mut self) -> Option<Result<RecordBatch, ParquetIoError>> {
-        let path = self.path.clone();
-        self.reader
-            .next()
-            .map(|r| r.map_err(|e| ParquetIoError::parquet(&path, e)))
+        let batch = match self.reader.next()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(ParquetIoError::parquet(&self.path, e))),
+        };
+        let mut schema = batch.schema_ref().as_ref().clone();
+        schema
+            .metadata
+            .insert(FIRST_ROW_KEY.to_string(), self.next_row.to_string());
+        self.next_row += batch.num_rows();
+        Some(
+            batch
+                .with_schema(Arc::new(schema))
+                .map_err(|e| ParquetIoError::parquet(&self.path, e)),
+        )
     }
 }
 
@@ -200,13 +224,13 @@ pub fn column_f64(
 }
 
 /// Column `name` of `batch` as u64, accepting any integer Arrow type;
-/// negative values are errors.
+/// negative values and nulls are errors naming the row in the file.
 pub fn column_u64(
     batch: &RecordBatch,
     name: &str,
     path: &Path,
 ) -> Result<Vec<u64>, ParquetIoError> {
-    use arrow::datatypes::DataType;
+    use arrow::array::{Int64Array, UInt64Array};
     let col = batch
         .column_by_name(name)
         .ok_or_else(|| missing_column(batch, name, path))?;
@@ -219,41 +243,42 @@ pub fn column_u64(
             ),
         ));
     }
-    let as_i64 = arrow::compute::cast(col, &DataType::Int64);
-    let values: Vec<u64> = match as_i64 {
-        Ok(a) => {
-            check_no_nulls(&a, name, path)?;
-            let a = a
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-                .expect("Int64");
-            let mut out = Vec::with_capacity(a.len());
-            for (row, &v) in a.values().iter().enumerate() {
-                if v < 0 {
-                    return Err(ParquetIoError::schema(
-                        path,
-                        format!(
-                            "column `{name}` row {row} (in this batch) is {v}; expected a non-negative integer"
-                        ),
-                    ));
-                }
-                out.push(v as u64);
-            }
-            out
-        }
-        Err(_) => {
-            // UInt64 values above i64::MAX.
-            let a = arrow::compute::cast(col, &DataType::UInt64)
-                .map_err(|e| ParquetIoError::schema(path, e.to_string()))?;
-            check_no_nulls(&a, name, path)?;
-            a.as_any()
-                .downcast_ref::<arrow::array::UInt64Array>()
-                .expect("UInt64")
-                .values()
-                .to_vec()
-        }
-    };
-    Ok(values)
+    check_no_nulls(batch, col, name, path)?;
+    if let Some(a) = col.as_any().downcast_ref::<UInt64Array>() {
+        return Ok(a.values().to_vec());
+    }
+    // Every other integer type fits in i64 (a lossless cast).
+    let a = arrow::compute::cast(col, &arrow::datatypes::DataType::Int64)
+        .map_err(|e| ParquetIoError::schema(path, format!("column `{name}`: {e}")))?;
+    let a = a
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("cast to Int64 yields an Int64Array");
+    if let Some((row, &v)) = a.values().iter().enumerate().find(|(_, v)| **v < 0) {
+        return Err(ParquetIoError::schema(
+            path,
+            format!(
+                "column `{name}` row {} is {v}; expected a non-negative integer",
+                first_row(batch) + row
+            ),
+        ));
+    }
+    Ok(a.values().iter().map(|&v| v as u64).collect())
+}
+
+/// Schema metadata key of a batch read by [`ParquetSource`]: the row of the
+/// file its first row is, so errors name rows in the file, not in the batch.
+const FIRST_ROW_KEY: &str = "sdusc.first_row";
+
+/// The row in the file of `batch`'s first row (0 for batches not read by
+/// [`ParquetSource`]).
+fn first_row(batch: &RecordBatch) -> usize {
+    batch
+        .schema_ref()
+        .metadata()
+        .get(FIRST_ROW_KEY)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn missing_column(batch: &RecordBatch, name: &str, path: &Path) -> ParquetIoError {
@@ -273,16 +298,19 @@ fn missing_column(batch: &RecordBatch, name: &str, path: &Path) -> ParquetIoErro
 }
 
 fn check_no_nulls(
+    batch: &RecordBatch,
     arr: &arrow::array::ArrayRef,
     name: &str,
     path: &Path,
 ) -> Result<(), ParquetIoError> {
     if arr.null_count() > 0 {
+        let row = (0..arr.len()).find(|&i| arr.is_null(i)).unwrap_or(0);
         return Err(ParquetIoError::schema(
             path,
             format!(
-                "column `{name}` has {} null values; expected none",
-                arr.null_count()
+                "column `{name}` has {} null values (first at row {}); expected none",
+                arr.null_count(),
+                first_row(batch) + row
             ),
         ));
     }
@@ -298,6 +326,7 @@ fn numeric_column(
     let col = batch
         .column_by_name(name)
         .ok_or_else(|| missing_column(batch, name, path))?;
+    check_no_nulls(batch, col, name, path)?;
     if !col.data_type().is_numeric() {
         return Err(ParquetIoError::schema(
             path,
@@ -309,6 +338,93 @@ fn numeric_column(
     }
     let out = arrow::compute::cast(col, to)
         .map_err(|e| ParquetIoError::schema(path, format!("column `{name}`: {e}")))?;
-    check_no_nulls(&out, name, path)?;
+    check_no_nulls(batch, &out, name, path)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array, UInt64Array};
+
+    /// Write `col` as column `id` to a fresh file; read it back batch by batch.
+    fn read_back(col: ArrayRef) -> Result<Vec<u64>, ParquetIoError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids.parquet");
+        let batch = RecordBatch::try_from_iter([("id", col)]).unwrap();
+        write_batch(&path, &batch, &Provenance::default()).unwrap();
+        let mut src = ParquetSource::open(&path).unwrap();
+        let mut out = Vec::new();
+        while let Some(b) = src.next_batch() {
+            out.extend(column_u64(&b.unwrap(), "id", &path)?);
+        }
+        Ok(out)
+    }
+
+    // Past the first read batch (65 536 rows): rows are counted in the file.
+    const BAD_ROW: usize = 70_000;
+    const ROWS: usize = 70_010;
+
+    #[test]
+    fn u64_above_i64_max_is_kept_not_turned_into_a_null() {
+        let mut v = vec![1u64; ROWS];
+        v[BAD_ROW] = u64::MAX;
+        let got = read_back(Arc::new(UInt64Array::from(v.clone()))).unwrap();
+        assert_eq!(got, v);
+    }
+
+    #[test]
+    fn negative_and_null_ids_name_the_row_in_the_file() {
+        let mut v = vec![Some(1i64); ROWS];
+        v[BAD_ROW] = Some(-3);
+        let err = read_back(Arc::new(Int64Array::from(v.clone())))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("row {BAD_ROW} is -3; expected a non-negative")),
+            "{err}"
+        );
+        v[BAD_ROW] = None;
+        let err = read_back(Arc::new(Int64Array::from(v)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("1 null values (first at row {BAD_ROW})")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_full_disk_is_a_write_error_naming_the_file() {
+        let Ok(full) = File::create("/dev/full") else {
+            return; // no /dev/full on this system
+        };
+        let batch =
+            RecordBatch::try_from_iter([("id", Arc::new(Int64Array::from(vec![7i64; 1000])) as _)])
+                .unwrap();
+        let mut writer = ArrowWriter::try_new(full, batch.schema(), None).unwrap();
+        let path = Path::new("/dev/full");
+        let res = writer
+            .write(&batch)
+            .and_then(|()| writer.close().map(drop))
+            .map_err(|e| ParquetIoError::write(path, e));
+        let err = res.unwrap_err().to_string();
+        assert!(err.starts_with("/dev/full: cannot write"), "{err}");
+        assert!(!err.contains("readable"), "{err}");
+    }
+
+    #[test]
+    fn io_errors_print_their_cause_once_in_a_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = ParquetSource::open(&dir.path().join("missing.parquet")).unwrap_err();
+        let mut chain = err.to_string();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(c) = cause {
+            chain = format!("{chain}: {c}");
+            cause = c.source();
+        }
+        let os = std::io::Error::from(std::io::ErrorKind::NotFound).to_string();
+        assert!(chain.contains("missing.parquet"), "{chain}");
+        assert_eq!(chain.matches("No such file").count(), 1, "{chain} ({os})");
+    }
 }
