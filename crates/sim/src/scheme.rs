@@ -108,6 +108,10 @@ pub const SCHEME_NAMES: &[&str] = &[
 pub enum SchemeError {
     #[error("unknown scheme `{0}`; expected one of: {list}", list = SCHEME_NAMES.join(", "))]
     Unknown(String),
+    #[error(
+        "`{0}` in a list of schemes is an option with no scheme before it; expected NAME:{0} (e.g. sd-uscb:{0})"
+    )]
+    OrphanOption(String),
     #[error("scheme `{scheme}`: bad option `{option}`; expected {expected}")]
     BadOption {
         scheme: String,
@@ -210,6 +214,9 @@ impl Scheme {
                         last.push(',');
                         last.push_str(item);
                     }
+                    _ if item.contains('=') && !item.contains(':') => {
+                        return Err(SchemeError::OrphanOption(item.to_string()));
+                    }
                     _ => {
                         open = item.contains(':');
                         specs.push(item.to_string());
@@ -282,9 +289,16 @@ mod tests {
         let both = Scheme::parse_list("sd-uscb:sensing=perfect,cbar=1e6").unwrap();
         assert!(both[0].perfect_sensing);
         assert_eq!(both[0].threshold, Some(1e6));
-        // An option with no scheme before it is refused as a scheme name.
-        assert!(Scheme::parse_list("cbar=1,sd-uscb").is_err());
-        assert!(Scheme::parse_list("pwmmse,cbar=1").is_err());
+        // An option with no scheme (with options) before it says so.
+        for bad in [
+            "cbar=1,sd-uscb",
+            "pwmmse,cbar=1",
+            "sd-uscb:cbar=1;fixed=true",
+        ] {
+            let e = Scheme::parse_list(bad).unwrap_err();
+            assert!(matches!(e, SchemeError::OrphanOption(_)), "{bad}: {e}");
+            assert!(e.to_string().contains("sd-uscb:"), "{e}");
+        }
         let robust = Scheme::parse("sd-uscb-robust").unwrap();
         assert_eq!(robust.leakage, LeakageModel::Robust);
         assert_eq!(
