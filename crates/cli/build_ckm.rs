@@ -12,7 +12,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use sdusc_ckm::truth::{NmseSummary, scenario_header, truth_nmse};
 use sdusc_ckm::{BuildParams, CkmHeader, Dictionary, MissingBeams, OlsParams, build};
-use sdusc_formats::ckm_file::{MAX_CELLS, MAX_PROVENANCE, MAX_STRING};
+use sdusc_formats::ckm_file::{MAX_CELLS, MAX_PROVENANCE, MAX_SLOTS, MAX_STRING};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
 use sdusc_formats::rsrp_read::{Binning, MAX_RSRP_DBM, read_rsrp};
@@ -125,10 +125,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|b| ckm_grid(&cells, b, scenario.grid_m))
         .collect();
     for (b, g) in grids.iter().enumerate() {
+        let slots = g.len() as u64 * scenario.paths as u64;
         ensure!(
-            g.len() as u64 <= MAX_CELLS,
-            "scenario {}: the CKM grid of BS {b} has {}×{} = {} cells of ckm.grid_m = {} m; \
-             a CKM file holds at most {MAX_CELLS}: expected a larger ckm.grid_m",
+            g.len() as u64 <= MAX_CELLS && slots <= MAX_SLOTS,
+            "scenario {}: the CKM grid of BS {b} has {}×{} = {} cells of ckm.grid_m = {} m \
+             ({slots} path slots with channel.paths); a CKM file holds at most {MAX_CELLS} cells \
+             and {MAX_SLOTS} path slots: expected a larger ckm.grid_m",
             args.scenario.display(),
             g.nx,
             g.ny,

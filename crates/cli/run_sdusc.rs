@@ -169,6 +169,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 if h.tx_antennas as usize != scenario.tx_antennas {
                     return Err(mismatch(format!("Nt = {}, the scenario has {}", h.tx_antennas, scenario.tx_antennas)));
                 }
+                // The hash below is only a claim of the file; the dictionary it
+                // was recovered with must be this scenario's.
+                let bins = scenario.angle_bin_centres();
+                if h.bin_angles_rad.len() != bins.len() {
+                    return Err(mismatch(format!(
+                        "{} angular bins, the scenario's ckm.angle_bins is {}",
+                        h.bin_angles_rad.len(),
+                        bins.len()
+                    )));
+                }
+                if let Some(i) = (0..bins.len()).find(|&i| (h.bin_angles_rad[i] - bins[i]).abs() > 1e-9) {
+                    return Err(mismatch(format!(
+                        "angular bin {i} is centred at {} rad, the scenario's ckm.angle_range_deg puts it at {} rad",
+                        h.bin_angles_rad[i], bins[i]
+                    )));
+                }
+                if (h.cell_m - scenario.grid_m).abs() > 1e-9 * scenario.grid_m {
+                    return Err(mismatch(format!("grid cell {} m, the scenario's ckm.grid_m is {} m", h.cell_m, scenario.grid_m)));
+                }
                 if (h.bs_x_m - site.position.x).abs() > 1e-6 || (h.bs_y_m - site.position.y).abs() > 1e-6 {
                     return Err(mismatch(format!(
                         "BS at ({}, {}), the scenario's BS {b} is at ({}, {})",

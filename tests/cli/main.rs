@@ -5,6 +5,7 @@
 mod util;
 
 mod ckm;
+mod ckm_hostile;
 mod generate;
 mod refusals;
 mod run;

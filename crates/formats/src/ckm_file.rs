@@ -32,10 +32,20 @@ pub const MAGIC: [u8; 8] = *b"SDUSCCKM";
 pub const FORMAT_VERSION: u32 = 1;
 /// Limits a reader enforces before allocating (a corrupt or hostile header
 /// that claims 10¹² cells is an error, not an allocation).
-pub const MAX_CELLS: u64 = 1 << 27;
+///
+/// The decoded map holds `nx·ny·max_paths` 16-byte path slots and a body of
+/// at most `nx·ny·(2 + 12·max_paths)` bytes, so `MAX_CELLS` and `MAX_SLOTS`
+/// bound its memory to about 1 GiB (the paper's maps have ~10⁶ cells, Np 4).
+pub const MAX_CELLS: u64 = 1 << 24;
+pub const MAX_SLOTS: u64 = 1 << 25;
 pub const MAX_PATHS: u32 = 64;
 pub const MAX_BINS: u32 = 100_000;
 pub const MAX_ANTENNAS: u32 = 65_536;
+pub const MAX_BEAMS: u32 = 65_536;
+/// Every coordinate (BS, grid origin, far grid corner) is within ±this, m.
+pub const MAX_COORD_M: f64 = 1e7;
+/// Grid cell edge range, m.
+pub const CELL_M_RANGE: (f64, f64) = (1e-3, 1e5);
 pub const MAX_STRING: u32 = 1 << 16;
 pub const MAX_HEADER: u32 = 1 << 24;
 pub const MAX_PROVENANCE: u32 = 1024;
@@ -404,6 +414,134 @@ fn invalid(path: &Path, message: impl Into<String>) -> CkmFileError {
     }
 }
 
+/// The header's numeric fields, checked together by [`check_header_values`].
+struct HeaderValues<'a> {
+    bs_x_m: f64,
+    bs_y_m: f64,
+    broadside_rad: f64,
+    tx_antennas: u32,
+    origin_x_m: f64,
+    origin_y_m: f64,
+    cell_m: f64,
+    nx: u32,
+    ny: u32,
+    beams: u32,
+    tx_power_w: f64,
+    noise_floor_w: f64,
+    bin_angles_rad: &'a [f64],
+}
+
+/// Every numeric header field finite, in range and consistent with the
+/// others; the error names the field, its value and the expected form.
+fn check_header_values(path: &Path, v: &HeaderValues) -> Result<(), CkmFileError> {
+    let coord = |x: f64| x.is_finite() && x.abs() <= MAX_COORD_M;
+    let (cmin, cmax) = CELL_M_RANGE;
+    let far_x = v.origin_x_m + v.nx as f64 * v.cell_m;
+    let far_y = v.origin_y_m + v.ny as f64 * v.cell_m;
+    let pi = std::f64::consts::PI;
+    let checks = [
+        (
+            coord(v.bs_x_m),
+            "bs_x_m",
+            v.bs_x_m.to_string(),
+            format!("finite, within ±{MAX_COORD_M} m"),
+        ),
+        (
+            coord(v.bs_y_m),
+            "bs_y_m",
+            v.bs_y_m.to_string(),
+            format!("finite, within ±{MAX_COORD_M} m"),
+        ),
+        (
+            v.broadside_rad.is_finite() && v.broadside_rad.abs() <= std::f64::consts::TAU + 1e-9,
+            "broadside_rad",
+            v.broadside_rad.to_string(),
+            "finite, within [−2π, 2π] rad".to_string(),
+        ),
+        (
+            (1..=MAX_ANTENNAS).contains(&v.tx_antennas),
+            "tx_antennas",
+            v.tx_antennas.to_string(),
+            format!("1…{MAX_ANTENNAS}"),
+        ),
+        (
+            coord(v.origin_x_m),
+            "origin_x_m",
+            v.origin_x_m.to_string(),
+            format!("finite, within ±{MAX_COORD_M} m"),
+        ),
+        (
+            coord(v.origin_y_m),
+            "origin_y_m",
+            v.origin_y_m.to_string(),
+            format!("finite, within ±{MAX_COORD_M} m"),
+        ),
+        (
+            v.cell_m.is_finite() && (cmin..=cmax).contains(&v.cell_m),
+            "cell_m",
+            v.cell_m.to_string(),
+            format!("finite, {cmin}…{cmax} m"),
+        ),
+        (
+            coord(far_x) && coord(far_y),
+            "grid extent",
+            format!(
+                "origin ({}, {}) + {}×{} cells of {} m reaches ({far_x}, {far_y})",
+                v.origin_x_m, v.origin_y_m, v.nx, v.ny, v.cell_m
+            ),
+            format!("a grid within ±{MAX_COORD_M} m"),
+        ),
+        (
+            (1..=MAX_BEAMS).contains(&v.beams),
+            "beams",
+            v.beams.to_string(),
+            format!("1…{MAX_BEAMS}"),
+        ),
+        (
+            v.tx_power_w.is_finite() && v.tx_power_w > 0.0,
+            "tx_power_w",
+            v.tx_power_w.to_string(),
+            "finite, > 0 W".to_string(),
+        ),
+        (
+            v.noise_floor_w.is_finite() && v.noise_floor_w >= 0.0,
+            "noise_floor_w",
+            v.noise_floor_w.to_string(),
+            "finite, ≥ 0 W".to_string(),
+        ),
+    ];
+    for (ok, field, found, expected) in checks {
+        if !ok {
+            return Err(invalid(
+                path,
+                format!("header field `{field}` is {found} (expected {expected})"),
+            ));
+        }
+    }
+    let bins = v.bin_angles_rad;
+    if let Some(i) = bins.iter().position(|t| !(t.is_finite() && t.abs() <= pi)) {
+        return Err(invalid(
+            path,
+            format!(
+                "header field `bin_angles_rad[{i}]` is {} (expected finite, within [−π, π] rad)",
+                bins[i]
+            ),
+        ));
+    }
+    if let Some(i) = bins.windows(2).position(|w| w[1] <= w[0]) {
+        return Err(invalid(
+            path,
+            format!(
+                "header field `bin_angles_rad[{}]` is {} after {} (expected strictly increasing bin centres)",
+                i + 1,
+                bins[i + 1],
+                bins[i]
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn decode(bytes: &[u8], path: &Path) -> Result<Ckm, CkmFileError> {
     let mut cur = Cursor {
         bytes,
@@ -485,34 +623,29 @@ fn decode(bytes: &[u8], path: &Path) -> Result<Ckm, CkmFileError> {
     let noise_floor_w = h.f64("noise_floor_w")?;
     let nbins = h.u32("bin count")?;
     let ncells = nx as u64 * ny as u64;
-    for (ok, what) in [
+    // Sizes first: nothing below allocates more than they allow.
+    let sizes = [
         (
-            (1..=MAX_CELLS).contains(&ncells),
-            format!("grid {nx}×{ny} = {ncells} cells (expected 1…{MAX_CELLS})"),
+            nx >= 1 && ny >= 1 && ncells <= MAX_CELLS,
+            format!("grid {nx}×{ny} = {ncells} cells (expected 1…{MAX_CELLS} cells)"),
         ),
         (
             (1..=MAX_PATHS).contains(&max_paths),
             format!("max_paths {max_paths} (expected 1…{MAX_PATHS})"),
         ),
         (
+            ncells * max_paths as u64 <= MAX_SLOTS,
+            format!(
+                "grid {nx}×{ny} with max_paths {max_paths} = {} path slots (limit {MAX_SLOTS})",
+                ncells * max_paths as u64
+            ),
+        ),
+        (
             (1..=MAX_BINS).contains(&nbins),
             format!("{nbins} angular bins (expected 1…{MAX_BINS})"),
         ),
-        (
-            (1..=MAX_ANTENNAS).contains(&tx_antennas),
-            format!("tx_antennas {tx_antennas} (expected 1…{MAX_ANTENNAS})"),
-        ),
-        (
-            cell_m.is_finite() && cell_m > 0.0,
-            format!("cell size {cell_m} m (expected > 0)"),
-        ),
-        (
-            [bs_x_m, bs_y_m, broadside_rad, origin_x_m, origin_y_m]
-                .iter()
-                .all(|v| v.is_finite()),
-            "non-finite position, origin or broadside".to_string(),
-        ),
-    ] {
+    ];
+    for (ok, what) in sizes {
         if !ok {
             return Err(invalid(path, what));
         }
@@ -521,6 +654,24 @@ fn decode(bytes: &[u8], path: &Path) -> Result<Ckm, CkmFileError> {
     for _ in 0..nbins {
         bin_angles_rad.push(h.f64("bin angles")?);
     }
+    check_header_values(
+        path,
+        &HeaderValues {
+            bs_x_m,
+            bs_y_m,
+            broadside_rad,
+            tx_antennas,
+            origin_x_m,
+            origin_y_m,
+            cell_m,
+            nx,
+            ny,
+            beams,
+            tx_power_w,
+            noise_floor_w,
+            bin_angles_rad: &bin_angles_rad,
+        },
+    )?;
     let scenario_hash = h.string("scenario_hash")?;
     let scenario_name = h.string("scenario_name")?;
     let codebook = h.string("codebook")?;
@@ -583,10 +734,18 @@ fn decode(bytes: &[u8], path: &Path) -> Result<Ckm, CkmFileError> {
             ),
         ));
     }
+    // At most rawlen + 1 bytes are ever decompressed: one more than declared
+    // is enough to refuse a body (e.g. a zstd bomb) that is longer.
     let mut raw = Vec::new();
     zstd::stream::read::Decoder::new(body)
         .and_then(|d| d.take(rawlen + 1).read_to_end(&mut raw))
         .map_err(|e| invalid(path, format!("body does not decompress: {e}")))?;
+    if raw.len() as u64 > rawlen {
+        return Err(invalid(
+            path,
+            format!("body decompresses to more than the {rawlen} bytes the header declares"),
+        ));
+    }
     if raw.len() as u64 != rawlen {
         return Err(invalid(
             path,
@@ -764,6 +923,158 @@ mod tests {
             Ckm::from_bytes(&[], p()),
             Err(CkmFileError::BadMagic { .. })
         ));
+    }
+
+    /// Overwrite the CRC with the right one, as the fuzz target's even mode
+    /// does, so a patched file gets past the checksum.
+    fn repair_crc(bytes: &mut [u8]) {
+        let n = bytes.len() - 4;
+        let crc = crc32fast::hash(&bytes[..n]);
+        bytes[n..].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Byte offsets of the fixed header fields in the file (header at 16).
+    const AT_BROADSIDE: usize = 36;
+    const AT_TX_ANTENNAS: usize = 44;
+    const AT_ORIGIN_X: usize = 48;
+    const AT_ORIGIN_Y: usize = 56;
+    const AT_CELL_M: usize = 64;
+    const AT_NX: usize = 72;
+    const AT_NY: usize = 76;
+    const AT_MAX_PATHS: usize = 80;
+    const AT_BEAMS: usize = 84;
+    const AT_TX_POWER: usize = 88;
+    const AT_NOISE: usize = 96;
+    const AT_BINS: usize = 108;
+
+    /// A valid file with its header fields and body replaced: `patches` of
+    /// (offset, bytes), then `body` = (rawlen, zstd frame) if given; CRC repaired.
+    fn hostile(patches: &[(usize, Vec<u8>)], body: Option<(u64, Vec<u8>)>) -> Vec<u8> {
+        let mut bytes = sample(1, 2, 2).to_bytes();
+        for (at, b) in patches {
+            bytes[*at..*at + b.len()].copy_from_slice(b);
+        }
+        if let Some((rawlen, z)) = body {
+            let hlen = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+            bytes.truncate(16 + hlen);
+            bytes.extend_from_slice(&rawlen.to_le_bytes());
+            bytes.extend_from_slice(&(z.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(&z);
+            bytes.extend_from_slice(&[0; 4]);
+        }
+        repair_crc(&mut bytes);
+        bytes
+    }
+
+    /// A zstd frame of `n` zero bytes, compressed in 1 MiB chunks.
+    fn zstd_zeros(n: u64) -> Vec<u8> {
+        use std::io::Write;
+        let chunk = vec![0u8; 1 << 20];
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(chunk.len() as u64) as usize;
+            enc.write_all(&chunk[..k]).unwrap();
+            left -= k as u64;
+        }
+        enc.finish().unwrap()
+    }
+
+    fn f(v: f64) -> Vec<u8> {
+        v.to_le_bytes().to_vec()
+    }
+    fn u(v: u32) -> Vec<u8> {
+        v.to_le_bytes().to_vec()
+    }
+
+    #[test]
+    fn zstd_bomb_on_a_huge_grid_is_refused_before_decompressing() {
+        // 16384 × 8192 cells, Np 4, and a ~9 KB body of 2²⁸ zero bytes: a
+        // consistent all-`outside` map whose slots alone would take 8 GiB.
+        let bomb = zstd_zeros(1 << 28);
+        assert!(bomb.len() < 64 << 10, "the test's own input stays small");
+        let bytes = hostile(
+            &[(AT_NX, u(16384)), (AT_NY, u(8192))],
+            Some((1 << 28, bomb)),
+        );
+        let err = Ckm::from_bytes(&bytes, p()).unwrap_err().to_string();
+        assert!(
+            err.contains("test.ckm")
+                && err.contains("16384×8192")
+                && err.contains(&MAX_CELLS.to_string()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn too_many_path_slots_are_refused() {
+        // Within the cell limit but 2²⁴ cells × 64 paths = 16 GiB of slots.
+        let bytes = hostile(
+            &[(AT_NX, u(4096)), (AT_NY, u(4096)), (AT_MAX_PATHS, u(64))],
+            None,
+        );
+        let err = Ckm::from_bytes(&bytes, p()).unwrap_err().to_string();
+        assert!(
+            err.contains("path slots") && err.contains(&MAX_SLOTS.to_string()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn body_longer_than_declared_is_refused() {
+        // 64 × 64 cells declare 8192 body bytes; the frame holds 2²⁴.
+        let bytes = hostile(
+            &[(AT_NX, u(64)), (AT_NY, u(64))],
+            Some((2 * 64 * 64, zstd_zeros(1 << 24))),
+        );
+        let err = Ckm::from_bytes(&bytes, p()).unwrap_err().to_string();
+        assert!(err.contains("more than the 8192 bytes"), "{err}");
+    }
+
+    #[test]
+    fn hostile_header_fields_are_refused_naming_the_field() {
+        let nan = f64::NAN;
+        let inf = f64::INFINITY;
+        let cases: &[(&str, usize, Vec<u8>)] = &[
+            ("cell_m", AT_CELL_M, f(1e300)),
+            ("cell_m", AT_CELL_M, f(nan)),
+            ("cell_m", AT_CELL_M, f(0.0)),
+            ("origin_x_m", AT_ORIGIN_X, f(-1e300)),
+            ("origin_y_m", AT_ORIGIN_Y, f(inf)),
+            ("grid extent", AT_CELL_M, f(1e5)),
+            ("broadside_rad", AT_BROADSIDE, f(1e300)),
+            ("broadside_rad", AT_BROADSIDE, f(nan)),
+            ("tx_antennas", AT_TX_ANTENNAS, u(0)),
+            ("tx_power_w", AT_TX_POWER, f(nan)),
+            ("tx_power_w", AT_TX_POWER, f(-1.0)),
+            ("tx_power_w", AT_TX_POWER, f(inf)),
+            ("tx_power_w", AT_TX_POWER, f(0.0)),
+            ("noise_floor_w", AT_NOISE, f(nan)),
+            ("noise_floor_w", AT_NOISE, f(-1.0)),
+            ("beams", AT_BEAMS, u(0)),
+            ("bin_angles_rad[0]", AT_BINS, f(nan)),
+            ("bin_angles_rad[3]", AT_BINS + 24, f(-inf)),
+            ("bin_angles_rad[0]", AT_BINS, f(4.0)),
+            // bins[1] ≤ bins[0]: not increasing.
+            ("bin_angles_rad[1]", AT_BINS, f(1.4)),
+        ];
+        for (field, at, b) in cases {
+            let mut origin = vec![(AT_ORIGIN_X, f(-12.4))];
+            if *field == "grid extent" {
+                origin = vec![(AT_ORIGIN_X, f(9.9e6))];
+            }
+            origin.push((*at, b.clone()));
+            let bytes = hostile(&origin, None);
+            let err = Ckm::from_bytes(&bytes, p()).expect_err(field).to_string();
+            assert!(
+                err.contains("test.ckm")
+                    && err.contains(&format!("`{field}`"))
+                    && err.contains("expected"),
+                "{field}: {err}"
+            );
+        }
+        // The unpatched file still reads.
+        Ckm::from_bytes(&hostile(&[], None), p()).unwrap();
     }
 
     proptest! {
