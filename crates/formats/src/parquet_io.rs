@@ -158,6 +158,16 @@ impl std::fmt::Debug for ParquetSource {
 }
 
 impl ParquetSource {
+    /// How many columns of the file are called `name` (a repeated name
+    /// would otherwise be read as its first column, the others ignored).
+    pub fn columns_named(&self, name: &str) -> usize {
+        self.schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() == name)
+            .count()
+    }
+
     pub fn open(path: &Path) -> Result<Self, ParquetIoError> {
         let file = File::open(path).map_err(|source| ParquetIoError::Io {
             path: path.to_path_buf(),

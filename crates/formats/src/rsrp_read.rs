@@ -161,12 +161,7 @@ pub fn read_rsrp(
     let mut src = ParquetSource::open(path)?;
     // A repeated name would be read as its first column, the others ignored.
     for column in REQUIRED_COLUMNS {
-        let count = src
-            .schema
-            .fields()
-            .iter()
-            .filter(|f| f.name() == column)
-            .count();
+        let count = src.columns_named(column);
         if count > 1 {
             return Err(RsrpReadError::DuplicateColumn {
                 path: path.to_path_buf(),

@@ -87,12 +87,7 @@ pub fn to_batch(rows: &[TrajRow]) -> RecordBatch {
 pub fn read(path: &Path) -> Result<(Vec<TrajRow>, Provenance), ParquetIoError> {
     let mut src = ParquetSource::open(path)?;
     for name in COLUMNS {
-        let count = src
-            .schema
-            .fields()
-            .iter()
-            .filter(|f| f.name() == name)
-            .count();
+        let count = src.columns_named(name);
         if count > 1 {
             return Err(ParquetIoError::schema(
                 path,
