@@ -23,7 +23,7 @@ use sdusc_model::geometry::{Cells, ckm_grid, in_ckm_area};
 use sdusc_model::scenario::{MAX_NAME_BYTES, dbm_to_w, w_to_dbm};
 use sha2::{Digest, Sha256};
 
-use crate::common::{ensure_dir, load_scenario, progress, set_threads};
+use crate::common::{file_sha256, is_ckm_output, load_scenario, progress, set_threads, stage_dir};
 
 // The scenario's name cap is the CKM reader's string limit: a scenario that
 // validates writes CKMs that read back.
@@ -79,6 +79,13 @@ pub struct Args {
     /// Worker threads [default: all cores]; the output does not depend on it.
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
+    /// Write the maps even when some BS has no usable measured cell (its CKM
+    /// is then empty: every query answers "no estimate"); without it such
+    /// RSRP is refused.
+    #[arg(long)]
+    pub allow_empty_maps: bool,
+    #[command(flatten)]
+    pub memory: crate::budget::MemoryArg,
 }
 
 /// `--missing-beams` values.
@@ -119,6 +126,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => load_codebook(path, scenario.tx_antennas)?,
     };
     let beams = codebook.ncols();
+    ensure!(
+        args.min_beams as usize <= beams,
+        "--min-beams {} but the codebook has {beams} beams: no cell could ever be used; \
+         expected at most {beams}",
+        args.min_beams
+    );
 
     // STEP 2: grids and CKM-area masks of every BS.
     let grids: Vec<_> = (0..nbs)
@@ -138,6 +151,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             scenario.grid_m
         );
     }
+    let rsrp_rows = parquet_rows(&args.rsrp)
+        .unwrap_or_else(|| grids.iter().map(|g| (g.len() * beams) as f64).sum());
+    crate::budget::build_ckm(&scenario, beams, rsrp_rows, rayon::current_num_threads()).check(
+        "build-ckm",
+        args.memory.limit()?,
+        "lower ckm.angle_bins or channel.paths, or raise ckm.grid_m",
+    )?;
     let masks: Vec<Vec<bool>> = grids
         .iter()
         .enumerate()
@@ -164,6 +184,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )
     .with_context(|| format!("cannot use the RSRP file {}", args.rsrp.display()))?;
     bar.finish_and_clear();
+    refuse_empty_maps(&args, &table)?;
     for (b, st) in table.stats.iter().enumerate() {
         if st.rows_outside_grid + st.rows_outside_area + st.incomplete_cells > 0 {
             crate::errln!(
@@ -228,15 +249,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .into_iter()
         .map(|(k, v)| (format!("rsrp.{}", k.trim_start_matches("sdusc.")), v))
         .collect();
-    rsrp_prov.sort();
     // The RSRP file's metadata goes into every CKM header: it must fit the
     // CKM reader's limits, or the CKMs written would not read back.
+    let input = rsrp_input(&args.rsrp, table.rows)?;
     ensure!(
-        rsrp_prov.len() <= MAX_PROVENANCE as usize,
-        "{}: {} `sdusc.*` metadata entries; a CKM header holds at most {MAX_PROVENANCE}",
+        rsrp_prov.len() + input.len() <= MAX_PROVENANCE as usize,
+        "{}: {} `sdusc.*` metadata entries; a CKM header holds at most {}",
         args.rsrp.display(),
-        rsrp_prov.len()
+        rsrp_prov.len(),
+        MAX_PROVENANCE as usize - input.len()
     );
+    rsrp_prov.extend(input);
+    rsrp_prov.sort();
     if let Some((k, v)) = rsrp_prov
         .iter()
         .find(|(k, v)| k.len().max(v.len()) > MAX_STRING as usize)
@@ -248,7 +272,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             k.len().max(v.len())
         );
     }
-    ensure_dir(&args.out_dir)?;
+    let set = stage_dir(&args.out_dir, is_ckm_output)?;
     let mut quality = Vec::with_capacity(nbs);
     for b in 0..nbs {
         let header = CkmHeader {
@@ -263,9 +287,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .with_context(|| format!("cannot build the CKM of BS {b}"))?;
         bar.finish_and_clear();
-        let out = args.out_dir.join(format!("bs{b}.ckm"));
-        ckm.write(&out)
-            .with_context(|| format!("cannot write {}", out.display()))?;
+        let name = format!("bs{b}.ckm");
+        ckm.write(&set.path().join(&name))
+            .with_context(|| format!("cannot write {name} of {}", args.out_dir.display()))?;
+        let out = args.out_dir.join(name);
         let (truth_measured, truth_filled) = match &env {
             Some(env) => {
                 let (m, f) = truth_nmse(&ckm, env, b);
@@ -300,7 +325,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             truth_filled,
         });
     }
-    let qpath = args.out_dir.join("quality.parquet");
+    let qpath = set.path().join("quality.parquet");
     let provenance = Provenance::new(
         "build-ckm",
         &scenario.name,
@@ -313,8 +338,79 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .with("missing_beams", args.missing_beams.name())
     .with("min_beams", args.min_beams);
     write_batch(&qpath, &quality_batch(&quality), &provenance)
-        .with_context(|| format!("cannot write {}", qpath.display()))?;
+        .with_context(|| format!("cannot write quality.parquet of {}", args.out_dir.display()))?;
+    // Every map and the quality table appear at once (or, on an error above,
+    // none of them, and the previous set stays).
+    set.commit()
+        .with_context(|| format!("cannot publish the CKMs into {}", args.out_dir.display()))?;
     Ok(())
+}
+
+/// Refuse RSRP that leaves some BS without a usable measured cell (unless
+/// `--allow-empty-maps`), saying why the rows were not usable.
+fn refuse_empty_maps(
+    args: &Args,
+    table: &sdusc_formats::rsrp_read::RsrpTable,
+) -> anyhow::Result<()> {
+    let empty: Vec<String> = table
+        .per_bs
+        .iter()
+        .zip(&table.stats)
+        .enumerate()
+        .filter(|(_, (bs, _))| bs.cells.is_empty())
+        .map(|(b, (_, st))| {
+            format!(
+                "BS {b}: {} rows, {} outside its CKM grid, {} outside its CKM area, {} cells with fewer than --min-beams {} beams",
+                st.rows, st.rows_outside_grid, st.rows_outside_area, st.incomplete_cells, args.min_beams
+            )
+        })
+        .collect();
+    if empty.is_empty() || args.allow_empty_maps {
+        return Ok(());
+    }
+    bail!(
+        "{}: no usable measured cell for {} of {} BSs ({}); expected measurements inside each BS's \
+         CKM area (the other cells; see ckm.grid_m and the sites), or pass --allow-empty-maps to \
+         write maps without estimates",
+        args.rsrp.display(),
+        empty.len(),
+        table.per_bs.len(),
+        empty.join("; ")
+    )
+}
+
+/// What every CKM header records of its RSRP input: file name, SHA-256, row
+/// count and layout (run-sdusc refuses maps of two inputs; a foreign log
+/// without `sdusc.*` metadata is still identified).
+fn rsrp_input(path: &Path, rows: u64) -> anyhow::Result<Vec<(String, String)>> {
+    use sdusc_ckm::check::{RSRP_FILE, RSRP_LAYOUT, RSRP_ROWS, RSRP_SHA256};
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut name = name;
+    if name.len() > MAX_STRING as usize {
+        let mut cut = MAX_STRING as usize;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+    }
+    Ok(vec![
+        (RSRP_FILE.into(), name),
+        (RSRP_SHA256.into(), file_sha256(path)?),
+        (RSRP_ROWS.into(), rows.to_string()),
+        (RSRP_LAYOUT.into(), "long".into()),
+    ])
+}
+
+/// Rows of a Parquet file from its footer (`None` if it cannot be read:
+/// the reader then says why).
+fn parquet_rows(path: &Path) -> Option<f64> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(path).ok()?;
+    let reader = SerializedFileReader::new(file).ok()?;
+    Some(reader.metadata().file_metadata().num_rows().max(0) as f64)
 }
 
 /// `--noise-floor-dbm` as W: a finite number of dBm at most the RSRP ceiling
@@ -394,19 +490,17 @@ fn quality_batch(rows: &[QualityRow]) -> RecordBatch {
     let u64c = |f: &dyn Fn(&QualityRow) -> u64| {
         Arc::new(UInt64Array::from_iter_values(rows.iter().map(f))) as ArrayRef
     };
-    let f64c = |f: &dyn Fn(&QualityRow) -> f64| {
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(f))) as ArrayRef
-    };
     let optc = |f: &dyn Fn(&QualityRow) -> Option<f64>| {
         Arc::new(Float64Array::from_iter(rows.iter().map(f))) as ArrayRef
     };
+    // Statistics over no measured cell are null, never NaN.
     let quantile = |r: &QualityRow, q: f64| {
         let mut v = r.info.relative_residuals.clone();
         if v.is_empty() {
-            return f64::NAN;
+            return None;
         }
         v.sort_unstable_by(f64::total_cmp);
-        v[((v.len() - 1) as f64 * q).round() as usize]
+        Some(v[((v.len() - 1) as f64 * q).round() as usize])
     };
     let nmse = |t: Option<NmseSummary>, f: fn(&NmseSummary) -> f64| {
         t.filter(|s| s.cells > 0).map(|s| db(f(&s)))
@@ -428,23 +522,22 @@ fn quality_batch(rows: &[QualityRow]) -> RecordBatch {
         ("cells_incomplete", u64c(&|r| r.stats.incomplete_cells)),
         (
             "paths_mean",
-            f64c(&|r| r.info.paths as f64 / r.info.cells_measured.max(1) as f64),
+            optc(&|r| {
+                (r.info.cells_measured > 0)
+                    .then(|| r.info.paths as f64 / r.info.cells_measured as f64)
+            }),
         ),
         ("ols_rejected", u64c(&|r| r.info.rejected as u64)),
         (
             "residual_rel_mean",
-            f64c(&|r| {
+            optc(&|r| {
                 let v = &r.info.relative_residuals;
-                if v.is_empty() {
-                    f64::NAN
-                } else {
-                    v.iter().sum::<f64>() / v.len() as f64
-                }
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
             }),
         ),
-        ("residual_rel_p50", f64c(&|r| quantile(r, 0.5))),
-        ("residual_rel_p95", f64c(&|r| quantile(r, 0.95))),
-        ("residual_rel_max", f64c(&|r| quantile(r, 1.0))),
+        ("residual_rel_p50", optc(&|r| quantile(r, 0.5))),
+        ("residual_rel_p95", optc(&|r| quantile(r, 0.95))),
+        ("residual_rel_max", optc(&|r| quantile(r, 1.0))),
         (
             "nmse_h_measured_db",
             optc(&|r| nmse(r.truth_measured, |s| s.h_mean)),

@@ -85,11 +85,54 @@ macro_rules! errln {
     }};
 }
 
-/// The shortest prefixes (at least 12 characters) of two hashes that tell
-/// them apart, for mismatch messages.
-pub fn distinct_prefixes<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
-    let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
-    let n = (common + 1).max(12);
-    let cut = |s: &'a str| s.get(..n.min(s.len())).unwrap_or(s);
-    (cut(a), cut(b))
+pub use sdusc_formats::provenance::distinct_prefixes;
+
+/// SHA-256 (hex) of a file's bytes, read in blocks.
+pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut block = vec![0u8; 1 << 20];
+    loop {
+        let n = file
+            .read(&mut block)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&block[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Entry names of build-ckm's output set (`bs<id>.ckm`, `quality.parquet`).
+pub fn is_ckm_output(name: &str) -> bool {
+    name == "quality.parquet"
+        || name
+            .strip_prefix("bs")
+            .and_then(|n| n.strip_suffix(".ckm"))
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Entry names of run-sdusc's output set.
+pub fn is_run_output(name: &str) -> bool {
+    matches!(
+        name,
+        "epochs.parquet" | "user_epochs.parquet" | "bs_epochs.parquet" | "manifest.json"
+    )
+}
+
+/// Stage an output set in `dir` (see `sdusc_formats::atomic::StagedDir`).
+pub fn stage_dir(
+    dir: &Path,
+    owns: fn(&str) -> bool,
+) -> anyhow::Result<sdusc_formats::atomic::StagedDir> {
+    sdusc_formats::atomic::StagedDir::create(dir, owns)
+        .with_context(|| format!("cannot prepare output folder {}", dir.display()))
 }

@@ -50,6 +50,8 @@ pub struct Args {
     /// Worker threads [default: all cores]; the output does not depend on it.
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub memory: crate::budget::MemoryArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -61,6 +63,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         fraction > 0.0 && fraction <= 1.0,
         "--measured-fraction must be in (0, 1]; got {fraction}"
     );
+    crate::budget::gen_rsrp(
+        &scenario,
+        fraction,
+        ROWS_PER_CHUNK,
+        rayon::current_num_threads(),
+    )
+    .check(
+        "gen-rsrp",
+        args.memory.limit()?,
+        "raise ckm.grid_m, or lower ckm.beams or --threads",
+    )?;
     let env = Environment::from_scenario(&scenario);
     let noise_w = calibrated_noise_power(&scenario, &env);
     let codebook = dft_codebook(scenario.tx_antennas, scenario.beams);

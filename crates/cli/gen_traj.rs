@@ -40,6 +40,8 @@ pub struct Args {
     /// Worker threads [default: all cores]; the output does not depend on it.
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub memory: crate::budget::MemoryArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -48,6 +50,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let drops = args.drops.unwrap_or(scenario.drops);
     anyhow::ensure!(drops >= 1, "--drops must be at least 1 (got {drops})");
     let seed = args.seed.unwrap_or(scenario.seed);
+    crate::budget::gen_traj(&scenario, drops).check(
+        "gen-traj",
+        args.memory.limit()?,
+        "lower --drops (run.drops), epochs.count or users.per_cell",
+    )?;
     let cells = Cells::from_scenario(&scenario);
     ensure_parent(&args.out)?;
 

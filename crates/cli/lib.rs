@@ -2,6 +2,7 @@
 //! parses its arguments and calls `run` of its module here; all logic lives in
 //! the library crates under `crates/`.
 
+pub mod budget;
 pub mod build_ckm;
 pub mod ckm;
 pub mod common;

@@ -2,7 +2,7 @@
 //! a run manifest and a summary table.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,9 +17,10 @@ use sdusc_formats::traj;
 use sdusc_sim::scheme::SCHEME_NAMES;
 use sdusc_sim::summary::mean_ci;
 use sdusc_sim::{RunOptions, RunOutput, Scheme, World, run_scheme_drop};
-use sha2::{Digest, Sha256};
 
-use crate::common::{distinct_prefixes, ensure_dir, load_scenario, progress, set_threads};
+use crate::common::{
+    distinct_prefixes, file_sha256, is_run_output, load_scenario, progress, set_threads, stage_dir,
+};
 
 /// The schemes of the paper's Fig. 6 and SD-USCB-robust, the default.
 pub const DEFAULT_SCHEMES: &str = "sd-uscb,sd-uscb-robust,fp-salinr-perfect,cwmmse,pwmmse";
@@ -60,8 +61,12 @@ pub struct Args {
     #[arg(long, default_value = DEFAULT_SCHEMES)]
     pub schemes: String,
     /// Use the first N drops of the trajectories [default: all].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "drop_range")]
     pub drops: Option<usize>,
+    /// Use drops A, A+1, …, B−1 (0-based, B excluded), e.g. `4..8`: one shard
+    /// of a sweep. A drop's results do not depend on the other drops run.
+    #[arg(long, value_name = "A..B", value_parser = parse_drop_range)]
+    pub drop_range: Option<std::ops::Range<u32>>,
     /// Seed of fading and sensing draws [default: the trajectories' seed].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -74,17 +79,23 @@ pub struct Args {
     /// Write 0 for beamforming times, so outputs are byte-identical across runs.
     #[arg(long)]
     pub no_timing: bool,
+    #[command(flatten)]
+    pub memory: crate::budget::MemoryArg,
     /// Run the BS agents of an epoch one after another (results are identical).
     #[arg(long)]
     pub serial_agents: bool,
 }
 
-fn file_sha256(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+/// `A..B` with A < B, both drop indices (0-based).
+fn parse_drop_range(s: &str) -> Result<std::ops::Range<u32>, String> {
+    let expected = || format!("`{s}`: expected A..B with drop indices 0 ≤ A < B, e.g. 4..8");
+    let (a, b) = s.split_once("..").ok_or_else(expected)?;
+    let a: u32 = a.trim().parse().map_err(|_| expected())?;
+    let b: u32 = b.trim().parse().map_err(|_| expected())?;
+    if a >= b {
+        return Err(expected());
+    }
+    Ok(a..b)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -102,6 +113,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         labels.len() == schemes.len(),
         "--schemes lists a scheme twice"
     );
+
+    crate::budget::run_sdusc(
+        &scenario,
+        args.drops
+            .or(args.drop_range.as_ref().map(|r| r.len()))
+            .unwrap_or(scenario.drops),
+        schemes.len(),
+        schemes.iter().any(|s| s.uses_sensing()),
+        rayon::current_num_threads(),
+    )
+    .check(
+        "run-sdusc",
+        args.memory.limit()?,
+        "lower --drops, --schemes, epochs.count or users.per_cell",
+    )?;
 
     // Inputs, validated against the scenario and each other.
     let (rows, traj_prov) = traj::read(&args.trajectories)
@@ -133,7 +159,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
             available.iter().copied().take(n).collect()
         }
-        None => available.iter().copied().collect(),
+        None => match &args.drop_range {
+            Some(range) => {
+                if let Some(missing) = range.clone().find(|d| !available.contains(d)) {
+                    bail!(
+                        "--drop-range {}..{} but {} has no drop {missing} (it holds {} drops); \
+                         generate more with gen-traj --drops {}",
+                        range.start,
+                        range.end,
+                        args.trajectories.display(),
+                        available.len(),
+                        range.end
+                    );
+                }
+                range.clone().collect()
+            }
+            None => available.iter().copied().collect(),
+        },
     };
     ensure!(
         !drops.is_empty(),
@@ -148,67 +190,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let dir = args.ckm_dir.as_ref().context(
             "the sd-uscb schemes need CKMs: pass --ckm-dir DIR (the output folder of build-ckm)",
         )?;
-        (0..scenario.num_bs())
+        let maps: Vec<Option<Arc<CkmMap>>> = (0..scenario.num_bs())
             .map(|b| {
                 let path = dir.join(format!("bs{b}.ckm"));
                 ensure!(path.is_file(), "missing CKM file {} (build it with build-ckm)", path.display());
                 let map = CkmMap::load(&path).with_context(|| format!("cannot load CKM {}", path.display()))?;
-                let h = &map.ckm().header;
-                let site = scenario.sites[b];
-                let mismatch = |what: String| {
+                sdusc_ckm::check_against(&map.ckm().header, &scenario, b).map_err(|why| {
                     anyhow::anyhow!(
-                        "CKM {} does not match scenario {}: {what}; rebuild it with build-ckm --scenario {}",
+                        "CKM {} does not match scenario {}: {why}; rebuild it with build-ckm --scenario {}",
                         path.display(),
                         args.scenario.display(),
                         args.scenario.display()
                     )
-                };
-                if h.bs_id as usize != b {
-                    return Err(mismatch(format!("it is for BS {}, expected BS {b}", h.bs_id)));
-                }
-                if h.tx_antennas as usize != scenario.tx_antennas {
-                    return Err(mismatch(format!("Nt = {}, the scenario has {}", h.tx_antennas, scenario.tx_antennas)));
-                }
-                // The hash below is only a claim of the file; the dictionary it
-                // was recovered with must be this scenario's.
-                let bins = scenario.angle_bin_centres();
-                if h.bin_angles_rad.len() != bins.len() {
-                    return Err(mismatch(format!(
-                        "{} angular bins, the scenario's ckm.angle_bins is {}",
-                        h.bin_angles_rad.len(),
-                        bins.len()
-                    )));
-                }
-                if let Some(i) = (0..bins.len()).find(|&i| (h.bin_angles_rad[i] - bins[i]).abs() > 1e-9) {
-                    return Err(mismatch(format!(
-                        "angular bin {i} is centred at {} rad, the scenario's ckm.angle_range_deg puts it at {} rad",
-                        h.bin_angles_rad[i], bins[i]
-                    )));
-                }
-                if (h.cell_m - scenario.grid_m).abs() > 1e-9 * scenario.grid_m {
-                    return Err(mismatch(format!("grid cell {} m, the scenario's ckm.grid_m is {} m", h.cell_m, scenario.grid_m)));
-                }
-                if (h.bs_x_m - site.position.x).abs() > 1e-6 || (h.bs_y_m - site.position.y).abs() > 1e-6 {
-                    return Err(mismatch(format!(
-                        "BS at ({}, {}), the scenario's BS {b} is at ({}, {})",
-                        h.bs_x_m, h.bs_y_m, site.position.x, site.position.y
-                    )));
-                }
-                let world = scenario.world_hash();
-                if !h.scenario_hash.is_empty() && h.scenario_hash != world {
-                    let (theirs, ours) = distinct_prefixes(&h.scenario_hash, &world);
-                    return Err(mismatch(format!(
-                        "built for a different world (scenario `{}`, [network]/[channel]/[ckm] hash {}…; this is `{}`, {}…)",
-                        h.scenario_name,
-                        theirs,
-                        scenario.name,
-                        ours
-                    )));
-                }
+                })?;
                 ckm_inputs.push(serde_json::json!({"path": path.display().to_string(), "sha256": file_sha256(&path)?}));
                 Ok(Some(Arc::new(map)))
             })
-            .collect::<anyhow::Result<_>>()?
+            .collect::<anyhow::Result<_>>()?;
+        let headers: Vec<_> = maps.iter().flatten().map(|m| &m.ckm().header).collect();
+        sdusc_ckm::check_set(&headers).with_context(|| format!("CKMs in {}", dir.display()))?;
+        maps
     } else {
         vec![None; scenario.num_bs()]
     };
@@ -225,9 +226,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 args.scenario.display()
             )
         })?;
-    // Every input is valid: only now create the output folder, so a refusal
-    // leaves nothing behind.
-    ensure_dir(&args.out_dir)?;
+    // Every input is valid: only now stage the output set, so a refusal
+    // leaves nothing behind; the set appears on commit, all at once.
+    let set = stage_dir(&args.out_dir, is_run_output)?;
 
     let opts = RunOptions {
         seed,
@@ -259,7 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with("schemes", &args.schemes)
         .with("drops", drops.len())
         .with("noise_power_w", world.noise_w);
-    let out = |name: &str| args.out_dir.join(name);
+    let out = |name: &str| set.path().join(name);
     write_batch(
         &out("epochs.parquet"),
         &epochs_batch(&all.epochs),
@@ -300,6 +301,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )
     .with_context(|| format!("cannot write {}", out("manifest.json").display()))?;
+    set.commit()
+        .with_context(|| format!("cannot publish the run into {}", args.out_dir.display()))?;
 
     print_summary(&schemes, &all, scenario.epochs as u32)?;
     crate::errln!(
@@ -361,4 +364,24 @@ pub fn print_summary(schemes: &[Scheme], all: &RunOutput, last_epoch: u32) -> an
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_drop_range;
+
+    #[test]
+    fn drop_ranges_parse_or_say_what_is_expected() {
+        for (text, want) in [
+            ("0..1", Some(0..1)),
+            ("4..8", Some(4..8)),
+            (" 2 .. 3 ", Some(2..3)),
+        ] {
+            assert_eq!(parse_drop_range(text).ok(), want, "{text}");
+        }
+        for text in ["3..3", "5..2", "4", "-1..2", "a..b", "1..", "..4"] {
+            let err = parse_drop_range(text).unwrap_err();
+            assert!(err.contains("expected A..B"), "{text}: {err}");
+        }
+    }
 }

@@ -212,9 +212,20 @@ fn logs_reporting_only_the_strongest_beams_build_usable_maps() {
         "{nmse_unknown:?}"
     );
 
-    // Asking for more beams than the log has skips every cell (all filled
-    // from nothing: the map is empty but the run says why).
-    let out = build("strict", &["--min-beams", "9"]);
+    // Asking for more beams than the log has skips every cell: refused,
+    // saying why, unless empty maps are asked for.
+    let e = build_ckm(
+        false,
+        &rsrp,
+        &dir.path().join("refused"),
+        &["--min-beams", "9"],
+    );
+    assert!(
+        e.contains("no usable measured cell")
+            && e.contains("2337 cells with fewer than --min-beams 9"),
+        "{e}"
+    );
+    let out = build("strict", &["--min-beams", "9", "--allow-empty-maps"]);
     let (partial, incomplete, nmse) = quality(&out);
     assert!(nmse.is_none(), "no measured cell, no recovery error");
     assert_eq!(partial, vec![0; 3]);

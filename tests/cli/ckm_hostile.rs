@@ -146,6 +146,47 @@ fn zstd_bomb_is_refused_by_ckm_and_run_sdusc() {
 }
 
 #[test]
+fn the_bomb_under_a_memory_cap_is_a_clear_error_not_an_abort() {
+    use crate::sets::{assert_refused_cleanly, run_capped};
+    let sc = Scenario::load(&smoke()).unwrap();
+    let (dir, ckm, bs0) = with_bs0(&bomb(&sc));
+    // 512 MiB of address space: decompressing the 256 MiB body (or the
+    // 8 GiB the grid would need) would abort the process.
+    let needles = ["bs0.ckm", "16384×8192"];
+    assert_refused_cleanly(&run_capped("ckm", 512, &["inspect", s(&bs0)]), &needles);
+    let export = dir.path().join("cells.parquet");
+    assert_refused_cleanly(
+        &run_capped("ckm", 512, &["export", s(&bs0), "--out", s(&export)]),
+        &needles,
+    );
+    let traj = dir.path().join("traj.parquet");
+    ok("gen-traj", &["--scenario", s(&smoke()), "--out", s(&traj)]);
+    let run = dir.path().join("run");
+    assert_refused_cleanly(
+        &run_capped(
+            "run-sdusc",
+            512,
+            &[
+                "--scenario",
+                s(&smoke()),
+                "--trajectories",
+                s(&traj),
+                "--ckm-dir",
+                s(&ckm),
+                "--out-dir",
+                s(&run),
+                "--schemes",
+                "sd-uscb",
+                "--max-memory",
+                "none",
+            ],
+        ),
+        &needles,
+    );
+    assert!(!export.exists() && !run.exists());
+}
+
+#[test]
 fn nan_bin_centre_is_refused_at_read() {
     let sc = Scenario::load(&smoke()).unwrap();
     let mut bytes = Ckm::empty(bs0_header(&sc)).to_bytes();

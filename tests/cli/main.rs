@@ -6,7 +6,9 @@ mod util;
 
 mod ckm;
 mod ckm_hostile;
+mod ckm_plot;
 mod generate;
 mod refusals;
 mod run;
+mod sets;
 mod streams;

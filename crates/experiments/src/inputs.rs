@@ -87,7 +87,7 @@ pub fn ckms(world: &World, source: &CkmSource) -> Result<Vec<Option<Arc<CkmMap>>
 }
 
 fn load_ckms(s: &Scenario, dir: &Path) -> Result<Vec<Option<Arc<CkmMap>>>> {
-    (0..s.num_bs())
+    let maps = (0..s.num_bs())
         .map(|b| {
             let path = dir.join(format!("bs{b}.ckm"));
             let bad = |message: String| ExperimentError::Ckm {
@@ -100,29 +100,18 @@ fn load_ckms(s: &Scenario, dir: &Path) -> Result<Vec<Option<Arc<CkmMap>>>> {
                 ));
             }
             let map = CkmMap::load(&path).map_err(|e| bad(e.to_string()))?;
-            let h = &map.ckm().header;
-            if h.bs_id as usize != b || h.tx_antennas as usize != s.tx_antennas {
-                return Err(bad(format!(
-                    "is for BS {} with Nt = {}; expected BS {b} with Nt = {}",
-                    h.bs_id, h.tx_antennas, s.tx_antennas
-                )));
-            }
-            if h.scenario_hash != s.world_hash() && h.scenario_hash != s.hash() {
-                // Prefixes long enough to tell the two hashes apart.
-                let world = s.world_hash();
-                let common = h.scenario_hash.bytes().zip(world.bytes()).take_while(|(a, b)| a == b).count();
-                let n = (common + 1).max(12);
-                return Err(bad(format!(
-                    "was built for another world (scenario `{}`, hash {}…); the experiment's scenario `{}` has world hash {}…",
-                    h.scenario_name,
-                    h.scenario_hash.get(..n).unwrap_or(&h.scenario_hash),
-                    s.name,
-                    world.get(..n).unwrap_or(&world)
-                )));
-            }
+            sdusc_ckm::check_against(&map.ckm().header, s, b).map_err(|why| {
+                bad(format!("does not serve the experiment's scenario `{}`: {why}", s.name))
+            })?;
             Ok(Some(Arc::new(map)))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let headers: Vec<_> = maps.iter().flatten().map(|m| &m.ckm().header).collect();
+    sdusc_ckm::check_set(&headers).map_err(|e| ExperimentError::Ckm {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(maps)
 }
 
 /// CKMs holding the true large-scale paths, snapped to the nearest angle bin.

@@ -75,3 +75,12 @@ impl Provenance {
         p
     }
 }
+
+/// The shortest prefixes (at least 12 characters) of two hashes that tell
+/// them apart, for mismatch messages.
+pub fn distinct_prefixes<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    let n = (common + 1).max(12);
+    let cut = |s: &'a str| s.get(..n.min(s.len())).unwrap_or(s);
+    (cut(a), cut(b))
+}
