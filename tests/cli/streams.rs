@@ -147,6 +147,10 @@ fn io_errors_print_their_cause_once() {
     let os = std::io::Error::from_raw_os_error(2).to_string();
     let cause = os.split(" (os error").next().unwrap();
     assert_eq!(err.matches(cause).count(), 1, "{err}");
+    // The same for a missing CKM (its error type carried the cause twice).
+    let err = fails("ckm", &["inspect", s(&dir.path().join("bs0.ckm"))]);
+    assert!(err.contains("bs0.ckm"), "{err}");
+    assert_eq!(err.matches(cause).count(), 1, "{err}");
 }
 
 /// Two hashes sharing their first 12 characters were printed as two

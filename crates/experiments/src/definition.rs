@@ -258,7 +258,7 @@ impl Definition {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         Self::from_toml(&text, path)
     }

@@ -63,11 +63,12 @@ pub enum ExperimentError {
     Beamforming(#[from] sdusc_beamforming::BeamformingError),
     #[error("figure {path}: {message}")]
     Figure { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
+    /// The I/O error is part of the message (not a `source`), so a chain
+    /// printer shows it once.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{0}")]
     Data(String),
@@ -82,7 +83,7 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 pub fn ensure_dir(dir: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| ExperimentError::Io {
         path: dir.to_path_buf(),
-        source,
+        cause: source,
     })
 }
 

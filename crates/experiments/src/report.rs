@@ -53,7 +53,7 @@ pub fn write_report(data: &Path) -> Result<String> {
     sdusc_formats::atomic::write_bytes(&data.join("REPORT.md"), text.as_bytes()).map_err(
         |source| ExperimentError::Io {
             path: data.join("REPORT.md"),
-            source,
+            cause: source,
         },
     )?;
     Ok(text)

@@ -74,7 +74,7 @@ pub fn collect_instances(
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|source| ExperimentError::Io {
             path: dir.to_path_buf(),
-            source,
+            cause: source,
         })?;
     }
     ensure_dir(dir)?;
@@ -123,7 +123,7 @@ fn read_instances(dir: &Path) -> Result<Vec<(String, Instance)>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| ExperimentError::Io {
             path: dir.to_path_buf(),
-            source,
+            cause: source,
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "npz"))

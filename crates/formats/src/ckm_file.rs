@@ -53,11 +53,12 @@ pub const MAX_PROVENANCE: u32 = 1024;
 /// Errors of reading or writing a CKM file; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum CkmFileError {
-    #[error("{path}: {source}")]
+    /// The I/O error is part of the message (not a `source`), so a chain
+    /// printer shows it once.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(
         "{path}: not a CKM file (magic bytes {found:02x?}, expected {MAGIC:02x?} = \"SDUSCCKM\")"
@@ -323,7 +324,7 @@ impl Ckm {
     pub fn write(&self, path: &Path) -> Result<(), CkmFileError> {
         crate::atomic::write_bytes(path, &self.to_bytes()).map_err(|source| CkmFileError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })
     }
 
@@ -331,7 +332,7 @@ impl Ckm {
     pub fn read(path: &Path) -> Result<Self, CkmFileError> {
         let io = |source| CkmFileError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         };
         let mut bytes = Vec::new();
         std::fs::File::open(path)
