@@ -75,6 +75,18 @@ paper-run id *ARGS: build
 paper-report: build
     {{bin}}/sdusc-paper report --data data/paper
 
+# ── sweeps ───────────────────────────────────────────────────────────────
+
+# A parameter sweep (docs/sweeps.md) with Snakemake into data/sweeps/<name>/, e.g.
+# `just sweep pipelines/sweeps/smoke.toml`; ARGS go to snakemake (`-n`, `--cores 8`,
+# `--workflow-profile workflow/profiles/slurm`). Installs workflow/requirements.txt if needed.
+sweep file *ARGS: build
+    command -v snakemake >/dev/null || python3 -m pip install --quiet --disable-pip-version-check -r workflow/requirements.txt
+    name=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["name"])' {{file}}); \
+    mkdir -p data/sweeps/$name; \
+    snakemake --snakefile workflow/Snakefile --directory data/sweeps/$name --cores 2 \
+        --config sweep=$(realpath {{file}}) {{ARGS}}
+
 # ── quality ──────────────────────────────────────────────────────────────
 
 # The test suite (unit, property and CLI integration tests).
