@@ -15,7 +15,7 @@ use sdusc_ckm::{BuildParams, CkmHeader, Dictionary, MissingBeams, OlsParams, bui
 use sdusc_formats::ckm_file::{MAX_CELLS, MAX_PROVENANCE, MAX_SLOTS, MAX_STRING};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
-use sdusc_formats::rsrp_read::{Binning, MAX_RSRP_DBM, read_rsrp};
+use sdusc_formats::rsrp_read::{Binning, Layout, MAX_RSRP_DBM, read_rsrp};
 use sdusc_model::C64;
 use sdusc_model::channel::Environment;
 use sdusc_model::codebook::dft_codebook;
@@ -36,9 +36,11 @@ const _: () = assert!(MAX_NAME_BYTES == MAX_STRING as usize);
     version,
     after_help = "Examples:\n  build-ckm --scenario pipelines/paper.toml --rsrp data/paper/rsrp.parquet --out-dir data/paper/ckm\n  \
 build-ckm --scenario site.toml --rsrp drive.parquet --codebook beams.npy --noise-floor-dbm none --out-dir ckm\n  \
-build-ckm --scenario site.toml --rsrp scanner.parquet --missing-beams unknown --min-beams 8 --out-dir ckm\n\n\
+build-ckm --scenario site.toml --rsrp scanner.parquet --missing-beams unknown --min-beams 8 --out-dir ckm\n  \
+build-ckm --scenario site.toml --rsrp testbed.parquet --wide-beams 'BID{b}' --out-dir ckm\n\n\
 RSRP columns required, each once: bs_id, x_m, y_m, beam_id (integers of any width), rsrp_dbm (any float,\n\
-finite, at most +100 dBm); see docs/real-measurements.md."
+finite, at most +100 dBm); or, with --wide-beams, bs_id, x_m, y_m and one RSRP column per beam (empty\n\
+or NaN: not reported); see docs/real-measurements.md."
 )]
 pub struct Args {
     /// Scenario TOML: BS sites, array (Nt), grid, angular bins, Np, P_T.
@@ -84,6 +86,20 @@ pub struct Args {
     /// RSRP is refused.
     #[arg(long)]
     pub allow_empty_maps: bool,
+    /// Read a wide log: one row per location with one RSRP column per beam,
+    /// named by this pattern with `{b}` the beam number (e.g. 'BID{b}' for
+    /// columns BID1 … BID48); empty or NaN cells are beams not reported.
+    #[arg(long, value_name = "PATTERN")]
+    pub wide_beams: Option<String>,
+    /// Number of the first beam in `--wide-beams` column names (the
+    /// codebook's column 0).
+    #[arg(
+        long,
+        default_value_t = 1,
+        requires = "wide_beams",
+        allow_negative_numbers = true
+    )]
+    pub wide_first_beam: u64,
     #[command(flatten)]
     pub memory: crate::budget::MemoryArg,
 }
@@ -170,6 +186,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect();
 
     // STEP 3: read and bin the RSRP.
+    let layout = match &args.wide_beams {
+        None => Layout::Long,
+        Some(pattern) => Layout::wide(pattern, args.wide_first_beam)
+            .map_err(|e| anyhow::anyhow!("--wide-beams: {e}"))?,
+    };
     let in_area = |b: usize, c: usize| masks[b][c];
     let bar = progress(0, "reading");
     let table = read_rsrp(
@@ -179,6 +200,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             beams,
             min_beams: args.min_beams as usize,
             in_area: &in_area,
+            layout: &layout,
         },
         &mut |rows| bar.set_position(rows),
     )
@@ -251,7 +273,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .collect();
     // The RSRP file's metadata goes into every CKM header: it must fit the
     // CKM reader's limits, or the CKMs written would not read back.
-    let input = rsrp_input(&args.rsrp, table.rows)?;
+    let input = rsrp_input(&args.rsrp, table.rows, &layout)?;
     ensure!(
         rsrp_prov.len() + input.len() <= MAX_PROVENANCE as usize,
         "{}: {} `sdusc.*` metadata entries; a CKM header holds at most {}",
@@ -382,7 +404,7 @@ fn refuse_empty_maps(
 /// What every CKM header records of its RSRP input: file name, SHA-256, row
 /// count and layout (run-sdusc refuses maps of two inputs; a foreign log
 /// without `sdusc.*` metadata is still identified).
-fn rsrp_input(path: &Path, rows: u64) -> anyhow::Result<Vec<(String, String)>> {
+fn rsrp_input(path: &Path, rows: u64, layout: &Layout) -> anyhow::Result<Vec<(String, String)>> {
     use sdusc_ckm::check::{RSRP_FILE, RSRP_LAYOUT, RSRP_ROWS, RSRP_SHA256};
     let name = path
         .file_name()
@@ -400,7 +422,7 @@ fn rsrp_input(path: &Path, rows: u64) -> anyhow::Result<Vec<(String, String)>> {
         (RSRP_FILE.into(), name),
         (RSRP_SHA256.into(), file_sha256(path)?),
         (RSRP_ROWS.into(), rows.to_string()),
-        (RSRP_LAYOUT.into(), "long".into()),
+        (RSRP_LAYOUT.into(), layout.describe()),
     ])
 }
 

@@ -23,7 +23,7 @@ use crate::common::{ensure_parent, load_scenario};
     version,
     after_help = "Examples:\n  ckm inspect data/paper/ckm/bs0.ckm\n  \
 ckm export data/paper/ckm/bs0.ckm --out bs0.parquet\n  \
-ckm plot data/paper/ckm/bs0.ckm --out bs0.png --colour power --scenario pipelines/paper.toml"
+ckm plot data/paper/ckm/bs0.ckm --out bs0.png --mode measured --scenario pipelines/paper.toml"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -34,21 +34,24 @@ pub struct Args {
 pub enum Command {
     /// Print the header and cell statistics; fails on a corrupt file.
     Inspect { file: PathBuf },
-    /// One Parquet row per (cell, path): ix, iy, x_m, y_m, state, measured, path, bin, theta_deg, power.
+    /// One Parquet row per (cell, path): ix, iy, x_m, y_m, state, measured, path, bin, theta_deg,
+    /// theta_rad, power.
     Export {
         file: PathBuf,
         #[arg(long)]
         out: PathBuf,
     },
-    /// Draw the map (PNG, or SVG by extension).
+    /// Draw the map (PNG, or SVG by extension): measured cells in full colour, filled cells
+    /// (APS copied from the nearest measured cell) paler and hatched, with a legend.
     Plot {
         file: PathBuf,
         #[arg(long)]
         out: PathBuf,
-        /// Colour cells by the dominant AoD or the total power.
-        #[arg(long, value_enum, default_value_t = Colour::Aod)]
-        colour: Colour,
-        /// Scenario: marks every BS and the cell-region borders.
+        /// Colour cells by the dominant AoD, the total power, or their state (measured / filled).
+        #[arg(long, alias = "colour", value_enum, default_value_t = Mode::Aod)]
+        mode: Mode,
+        /// Scenario of the CKM: marks and labels every BS and draws the cell-region borders
+        /// (without it only the CKM's own BS and the CKM-area border are drawn).
         #[arg(long)]
         scenario: Option<PathBuf>,
         #[arg(long, default_value_t = 1000)]
@@ -59,9 +62,13 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Colour {
+pub enum Mode {
+    /// Angle of the strongest recovered path.
     Aod,
+    /// Total recovered power, dB.
     Power,
+    /// Cell state: measured, filled or without estimate.
+    Measured,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -71,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Plot {
             file,
             out,
-            colour,
+            mode,
             scenario,
             width,
             height,
@@ -94,16 +101,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         .collect()
                 })
                 .unwrap_or_default();
-            let colour = match colour {
-                Colour::Aod => MapColour::DominantAod,
-                Colour::Power => MapColour::TotalPower,
+            let colour = match mode {
+                Mode::Aod => MapColour::DominantAod,
+                Mode::Power => MapColour::TotalPower,
+                Mode::Measured => MapColour::Measured,
+            };
+            let what = match mode {
+                Mode::Aod => "dominant AoD",
+                Mode::Power => "total power",
+                Mode::Measured => "measured and filled cells",
             };
             let opts = MapOptions {
                 colour,
                 width,
                 height,
                 title: format!(
-                    "CKM of BS {} ({})",
+                    "CKM of BS {} ({}): {what}",
                     ckm.header.bs_id, ckm.header.scenario_name
                 ),
                 sites,
@@ -204,6 +217,7 @@ fn export(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
         arrow::datatypes::Field::new("path", arrow::datatypes::DataType::UInt8, false),
         arrow::datatypes::Field::new("bin", arrow::datatypes::DataType::UInt32, false),
         arrow::datatypes::Field::new("theta_deg", arrow::datatypes::DataType::Float64, false),
+        arrow::datatypes::Field::new("theta_rad", arrow::datatypes::DataType::Float64, false),
         arrow::datatypes::Field::new("power", arrow::datatypes::DataType::Float64, false),
     ]));
     let provenance = Provenance::new("ckm export", &h.scenario_name, &h.scenario_hash, 0)
@@ -245,6 +259,9 @@ fn export(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
             Arc::new(Float64Array::from_iter_values(
                 rows.iter()
                     .map(|r| h.bin_angles_rad[r.2.bin as usize].to_degrees()),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| h.bin_angles_rad[r.2.bin as usize]),
             )),
             Arc::new(Float64Array::from_iter_values(
                 rows.iter().map(|r| r.2.power),

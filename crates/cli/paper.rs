@@ -20,9 +20,15 @@ use crate::common::{progress, set_threads};
 #[command(
     name = "sdusc-paper",
     version,
-    after_help = "Examples:\n  sdusc-paper run fig6 --drops 12\n  sdusc-paper all\n  sdusc-paper report --data data/paper\n\n\
-Needs data/paper/ckm/ (and uses data/paper/trajectories.parquet when it matches): run `just all` first.\n\
-Writes data/paper/<id>/*.parquet, <id>.png, <id>.svg and data/paper/REPORT.md."
+    after_help = "Examples:\n  sdusc-paper run thm1\n  sdusc-paper run fig6 --drops 12\n  sdusc-paper all\n  \
+sdusc-paper report --data data/paper\n  sdusc-paper figures --data data/paper\n\n\
+Inputs, per experiment (under --data, default --out):\n  \
+thm1                 none (Monte Carlo under Rayleigh fading)\n  \
+fig5, table1,        ckm/bs<b>.ckm of every BS, built for pipelines/paper.toml (`just all`),\n  \
+fig6-fig9, gap       unless --oracle-ckm; trajectories.parquet is used when it was made for\n                       \
+the experiment's scenario and seed, else the trajectories are generated\n  \
+report, figures      the Parquet files of earlier runs only\n\
+Writes <out>/<id>/*.parquet, <id>.png, <id>.svg and <out>/REPORT.md."
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -42,6 +48,13 @@ pub enum Command {
     All {
         #[command(flatten)]
         opts: RunOpts,
+    },
+    /// Redraw every experiment's figures (<id>.png, <id>.svg, fig6's tracking) from its
+    /// Parquet files, without rerunning anything.
+    Figures {
+        /// Folder holding the experiments' outputs.
+        #[arg(long, default_value = "data/paper")]
+        data: PathBuf,
     },
     /// Regenerate REPORT.md from the Parquet files only (folders whose Parquet carries no
     /// experiment definition, such as run-sdusc's run/, are skipped).
@@ -109,6 +122,39 @@ fn runner(opts: &RunOpts) -> Runner {
     Runner::new(Some(data), ckm, !opts.no_timing)
 }
 
+/// Refuse, before anything runs, an experiment whose built CKMs are missing
+/// (thm1 needs none; an arm with `ckm = "oracle"` or `--oracle-ckm` needs none).
+fn check_inputs(def: &Definition, opts: &RunOpts) -> anyhow::Result<()> {
+    let needs_ckm = match def.kind {
+        sdusc_experiments::Kind::Theorem1 => false,
+        sdusc_experiments::Kind::Pfr | sdusc_experiments::Kind::Gap => {
+            def.arms.iter().any(|a| a.ckm.as_deref() != Some("oracle"))
+        }
+        _ => true,
+    };
+    if !needs_ckm || opts.oracle_ckm {
+        return Ok(());
+    }
+    let dir = opts.data.as_ref().unwrap_or(&opts.out).join("ckm");
+    let base = base_scenario(def).with_context(|| format!("experiment {}", def.id))?;
+    let missing: Vec<String> = (0..base.num_bs())
+        .map(|b| dir.join(format!("bs{b}.ckm")))
+        .filter(|p| !p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+    ensure!(
+        missing.is_empty(),
+        "experiment {} needs the CKM of every BS, built for its scenario {}; missing: {}. \
+         Build them with `just all` (gen-traj, gen-rsrp, build-ckm into {}), point --data at \
+         the folder that holds ckm/, or pass --oracle-ckm; thm1 needs no input",
+        def.id,
+        def.scenario.display(),
+        missing.join(", "),
+        dir.display()
+    );
+    Ok(())
+}
+
 fn run_one(def: &Definition, runner: &Runner, out: &Path) -> anyhow::Result<f64> {
     let t = Instant::now();
     let base = match def.kind {
@@ -133,6 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Run { id, opts } => {
             set_threads(opts.threads)?;
             let def = load_definition(&id, &opts.experiments_dir, opts.drops)?;
+            check_inputs(&def, &opts)?;
             run_one(&def, &runner(&opts), &opts.out)?;
             report::write_report(&opts.out).context("cannot write the report")?;
         }
@@ -159,6 +206,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .iter()
                 .map(|id| load_definition(id, &opts.experiments_dir, opts.drops))
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            for def in &defs {
+                check_inputs(def, &opts)?;
+            }
             let r = runner(&opts);
             for def in &defs {
                 run_one(def, &r, &opts.out)?;
@@ -170,6 +220,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 wall.elapsed().as_secs_f64(),
                 opts.out.join("REPORT.md").display()
             );
+        }
+        Command::Figures { data } => {
+            let pngs = sdusc_experiments::fig::redraw(&data)
+                .with_context(|| format!("cannot redraw the figures of {}", data.display()))?;
+            ensure!(
+                !pngs.is_empty(),
+                "no experiment folder under {} (expected <id>/ folders written by `sdusc-paper run` or `all`)",
+                data.display()
+            );
+            for png in &pngs {
+                crate::errln!("sdusc-paper: figure → {}", png.display());
+            }
         }
         Command::Report { data } => {
             let text = report::write_report(&data)

@@ -12,3 +12,4 @@ mod refusals;
 mod run;
 mod sets;
 mod streams;
+mod wide;

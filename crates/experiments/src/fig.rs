@@ -1,9 +1,20 @@
 //! The one plotting path of every figure: line charts with 95% CI bands,
-//! line charts against dashed targets (linear or log y), grouped bar charts
-//! with CI whiskers and waterfall charts (floating bars from one level to the
-//! next), drawn once per backend (PNG + SVG) with the embedded DejaVu Sans
-//! (no system font needed).
+//! line charts against dashed targets (linear or log y), PFR figures (all
+//! epochs, a zoom on the later epochs, the final epoch's means with CIs),
+//! stacked panels on one x axis (e.g. errors on a log axis over their
+//! ratio), grouped bar charts with CI whiskers and waterfall charts
+//! (floating bars from one level to the next), drawn once per backend
+//! (PNG + SVG) with the embedded DejaVu Sans (no system font needed).
+//!
+//! Curves take their styles from [`line_style`] (colour × dash pattern,
+//! distinct for up to [`MAX_STYLES`] curves); legends sit outside the data.
 
+mod pfr;
+mod redraw;
+mod stacked;
+mod style;
+
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
@@ -13,6 +24,12 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+pub use pfr::PfrChart;
+pub use redraw::redraw;
+pub use stacked::{Panel, StackedChart};
+pub use style::{COLOURS, DASHES, LineStyle, MAX_STYLES, Marker, line_style};
+use style::{Swatch, draw_marker, draw_pattern, draw_swatch};
 
 use crate::{ExperimentError, Result};
 
@@ -29,17 +46,8 @@ pub fn ensure_font() {
     });
 }
 
-/// Distinguishable colours (Okabe–Ito).
-pub const PALETTE: [RGBColor; 8] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(0, 0, 0),
-    RGBColor(240, 228, 66),
-];
+/// The pixel rectangle (columns, rows) of one plot's data area, as drawn.
+pub type PlotRect = (Range<i32>, Range<i32>);
 
 /// One curve: mean per x with an optional 95% CI band.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +59,7 @@ pub struct Series {
     pub band: Option<(Vec<f64>, Vec<f64>)>,
 }
 
-/// A line chart.
+/// A line chart; the legend is drawn right of the plot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineChart {
     pub title: String,
@@ -139,38 +147,43 @@ pub struct WaterfallChart {
 pub enum Figure {
     Line(LineChart),
     Target(TargetChart),
+    Pfr(PfrChart),
+    Stacked(StackedChart),
     Bar(BarChart),
     Waterfall(WaterfallChart),
 }
 
+/// `series` with `f` applied to each label.
+fn map_series(v: &[Series], f: &dyn Fn(&str) -> String) -> Vec<Series> {
+    v.iter()
+        .map(|s| Series {
+            label: f(&s.label),
+            ..s.clone()
+        })
+        .collect()
+}
+
 impl Figure {
-    /// The same figure with `f` applied to every text it draws.
-    fn map_text(&self, f: &dyn Fn(&str) -> String) -> Figure {
+    /// The same figure with `f` applied to every text it draws (`rot` to
+    /// the rotated ones: the y-axis labels).
+    fn map_text(&self, f: &dyn Fn(&str) -> String, rot: &dyn Fn(&str) -> String) -> Figure {
         let bar = |b: &WaterfallBar| WaterfallBar {
             label: f(&b.label),
             text: f(&b.text),
             ..b.clone()
         };
-        let series = |v: &[Series]| {
-            v.iter()
-                .map(|s| Series {
-                    label: f(&s.label),
-                    ..s.clone()
-                })
-                .collect()
-        };
         match self {
             Figure::Line(c) => Figure::Line(LineChart {
                 title: f(&c.title),
                 x_label: f(&c.x_label),
-                y_label: f(&c.y_label),
-                series: series(&c.series),
+                y_label: rot(&c.y_label),
+                series: map_series(&c.series, f),
             }),
             Figure::Target(c) => Figure::Target(TargetChart {
                 title: f(&c.title),
                 x_label: f(&c.x_label),
-                y_label: f(&c.y_label),
-                series: series(&c.series),
+                y_label: rot(&c.y_label),
+                series: map_series(&c.series, f),
                 targets: c
                     .targets
                     .iter()
@@ -181,10 +194,12 @@ impl Figure {
                     .collect(),
                 log_y: c.log_y,
             }),
+            Figure::Pfr(c) => Figure::Pfr(c.map_text(f, rot)),
+            Figure::Stacked(c) => Figure::Stacked(c.map_text(f, rot)),
             Figure::Bar(c) => Figure::Bar(BarChart {
                 title: f(&c.title),
                 x_label: f(&c.x_label),
-                y_label: f(&c.y_label),
+                y_label: rot(&c.y_label),
                 bars: c.bars.iter().map(|b| f(b)).collect(),
                 groups: c
                     .groups
@@ -197,7 +212,7 @@ impl Figure {
             }),
             Figure::Waterfall(c) => Figure::Waterfall(WaterfallChart {
                 title: f(&c.title),
-                y_label: f(&c.y_label),
+                y_label: rot(&c.y_label),
                 steps: c.steps.iter().map(bar).collect(),
                 steps_heading: f(&c.steps_heading),
                 extras: c.extras.iter().map(bar).collect(),
@@ -209,10 +224,14 @@ impl Figure {
     }
 
     /// Pixel size (PNG) and user units (SVG).
-    fn size(&self) -> (u32, u32) {
+    pub fn size(&self) -> (u32, u32) {
         match self {
             // Room for wrapped category labels, the captions and the legend row.
             Figure::Waterfall(_) => (1280, 760),
+            // Room for the legend right of the plot.
+            Figure::Line(_) => (1100, 640),
+            Figure::Pfr(c) => c.size(),
+            Figure::Stacked(_) => (1100, 820),
             _ => SIZE,
         }
     }
@@ -232,7 +251,7 @@ pub fn save(fig: &Figure, stem: &Path) -> Result<(PathBuf, PathBuf)> {
     };
     {
         let root = BitMapBackend::new(&png, fig.size()).into_drawing_area();
-        draw(&fig.map_text(&bitmap_text), &root).map_err(err(&png))?;
+        draw(&fig.map_text(&bitmap_text, &bitmap_rotated_text), &root).map_err(err(&png))?;
         root.present().map_err(|e| err(&png)(e.to_string()))?;
     }
     {
@@ -243,11 +262,37 @@ pub fn save(fig: &Figure, stem: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((png, svg))
 }
 
+/// Draw `fig` as the PNG would show it into an RGB buffer of
+/// [`Figure::size`]; returns the buffer and every plot's data rectangle
+/// (for tests that look at the pixels).
+pub fn render_rgb(fig: &Figure) -> Result<(Vec<u8>, Vec<PlotRect>)> {
+    ensure_font();
+    let (w, h) = fig.size();
+    let mut buf = vec![0u8; w as usize * h as usize * 3];
+    let rects = {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let rects =
+            draw(&fig.map_text(&bitmap_text, &bitmap_rotated_text), &root).map_err(|message| {
+                ExperimentError::Figure {
+                    path: PathBuf::from("<memory>"),
+                    message,
+                }
+            })?;
+        root.present().map_err(|e| ExperimentError::Figure {
+            path: PathBuf::from("<memory>"),
+            message: e.to_string(),
+        })?;
+        rects
+    };
+    Ok((buf, rects))
+}
+
 /// Text as the bitmap backend must receive it to look right: its glyph
 /// renderer draws every glyph from the pen position, so a combining mark
 /// (U+0300–U+036F, e.g. the macron of c̄) lands after its base letter; moved
 /// before it, the mark is drawn over the letter. (SVG text is laid out by
-/// the viewer and keeps the normal order.)
+/// the viewer and keeps the normal order.) Labels whose mark would sit off
+/// centre over a wide letter are better written in plain text (`L~`).
 pub fn bitmap_text(text: &str) -> String {
     let mut out: Vec<char> = Vec::with_capacity(text.len());
     for ch in text.chars() {
@@ -263,25 +308,60 @@ pub fn bitmap_text(text: &str) -> String {
     out.into_iter().collect()
 }
 
+/// Rotated text as the bitmap backend must receive it: it draws a rotated
+/// text into a box one em high, which cuts off a mark above a capital or a
+/// tall letter (the hat of R̂, the tilde of γ̃); such labels get the plain
+/// spellings R^, γ~, K¯ instead.
+pub fn bitmap_rotated_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '\u{302}' => out.push('^'),
+            '\u{303}' => out.push('~'),
+            '\u{304}' | '\u{305}' => out.push('¯'),
+            c if ('\u{300}'..='\u{36f}').contains(&c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn draw<DB: DrawingBackend>(
     fig: &Figure,
     root: &DrawingArea<DB, Shift>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<Vec<PlotRect>, String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     match fig {
-        Figure::Line(c) => draw_line(c, root),
-        Figure::Target(c) => draw_target(c, root),
-        Figure::Bar(c) => draw_bar(c, root),
-        Figure::Waterfall(c) => draw_waterfall(c, root),
+        Figure::Line(c) => draw_line(c, root).map(|r| vec![r]),
+        Figure::Target(c) => draw_target(c, root).map(|r| vec![r]),
+        Figure::Pfr(c) => pfr::draw(c, root),
+        Figure::Stacked(c) => stacked::draw(c, root),
+        Figure::Bar(c) => draw_bar(c, root).map(|r| vec![r]),
+        Figure::Waterfall(c) => draw_waterfall(c, root).map(|r| vec![r]),
     }
 }
 
-/// An axis tick: integers without decimals, others with 3 significant digits.
+/// An axis tick: integers without decimals, others with 3 significant
+/// digits and no trailing zeros (0.95, not 0.9500).
 fn tick(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 * x.abs().max(1.0) {
         format!("{}", x.round() as i64)
     } else {
-        crate::stats::sig(x)
+        let s = crate::stats::sig(x);
+        if s.contains('.') && !s.contains('e') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    }
+}
+
+/// An axis tick on an axis of whole numbers (epochs, |S|): none between them.
+fn int_tick(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-6 {
+        format!("{}", x.round() as i64)
+    } else {
+        String::new()
     }
 }
 
@@ -299,103 +379,343 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-fn draw_line<DB: DrawingBackend>(
-    c: &LineChart,
-    root: &DrawingArea<DB, Shift>,
-) -> std::result::Result<(), String> {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
-    let xs = c.series.iter().flat_map(|s| s.x.iter().copied());
-    let ys = c.series.iter().flat_map(|s| {
-        s.y.iter().copied().chain(
-            s.band
-                .iter()
-                .flat_map(|(l, h)| l.iter().chain(h.iter()).copied()),
-        )
-    });
-    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-        (a.min(x), b.max(x))
-    });
-    let (y0, y1) = ys
-        .filter(|y| y.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
-            (a.min(y), b.max(y))
+/// (min, max) of the x values of `series`, widened when there is one x.
+fn x_extent(series: &[Series]) -> (f64, f64) {
+    let (x0, x1) = series
+        .iter()
+        .flat_map(|s| s.x.iter().copied())
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
         });
-    let (x0, x1) = if x1 > x0 { (x0, x1) } else { padded(x0, x1) };
-    let (y0, y1) = padded(y0, y1);
-    let mut chart = ChartBuilder::on(root)
-        .caption(&c.title, (FONT_NAME, 22))
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc(&c.x_label)
-        .y_desc(&c.y_label)
-        .x_label_formatter(&|x: &f64| tick(*x))
-        .y_label_formatter(&|y: &f64| tick(*y))
-        .label_style((FONT_NAME, 15))
-        .axis_desc_style((FONT_NAME, 17))
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()
-        .map_err(e)?;
-    draw_curves(&mut chart, &c.series, |_| true)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FONT_NAME, 15))
-        .draw()
-        .map_err(e)?;
+    if x1 > x0 { (x0, x1) } else { padded(x0, x1) }
+}
+
+/// (min, max) of the means and CI bounds of `series` at x in `xs`, over
+/// values that pass `keep`; infinite when there are none.
+fn y_extent(series: &[Series], xs: (f64, f64), keep: &dyn Fn(f64) -> bool) -> (f64, f64) {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for s in series {
+        for (i, x) in s.x.iter().enumerate() {
+            if *x < xs.0 || *x > xs.1 {
+                continue;
+            }
+            let band = s.band.as_ref().map(|(l, h)| [l[i], h[i]]);
+            for y in std::iter::once(s.y[i]).chain(band.into_iter().flatten()) {
+                if y.is_finite() && keep(y) {
+                    lo = lo.min(y);
+                    hi = hi.max(y);
+                }
+            }
+        }
+    }
+    (lo, hi)
+}
+
+/// A log axis' range around [lo, hi] (a quarter of a decade of room on
+/// either side); a default decade pair when there is no positive value.
+fn log_range(lo: f64, hi: f64) -> (f64, f64) {
+    let (lo, hi) = if lo.is_finite() && hi >= lo && lo > 0.0 {
+        (lo, hi)
+    } else {
+        (0.1, 10.0)
+    };
+    let pad = 10f64.powf(0.25);
+    (lo / pad, hi * pad)
+}
+
+/// Grid lines of a log axis over [a, b]: every 1…9 × 10^k, each once (the
+/// axis' own key points may hold one value twice, drawn as a bold label).
+fn log_keys(a: f64, b: f64) -> Vec<f64> {
+    let mut keys = Vec::new();
+    let mut k = a.log10().floor() as i32;
+    while 10f64.powi(k) <= b {
+        for m in 1..=9 {
+            let v = f64::from(m) * 10f64.powi(k);
+            if v >= a && v <= b {
+                keys.push(v);
+            }
+        }
+        k += 1;
+    }
+    keys
+}
+
+/// Width of a legend panel that fits `labels` (swatch, gap, text, margin),
+/// at most `max`.
+fn legend_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    labels: impl Iterator<Item = String>,
+    max: u32,
+) -> u32 {
+    let style = TextStyle::from((FONT_NAME, 15).into_font());
+    let widest = labels
+        .map(|l| {
+            area.estimate_text_size(&l, &style)
+                .map_or(8 * l.chars().count() as u32, |(w, _)| w)
+        })
+        .max()
+        .unwrap_or(0);
+    (widest + style::SWATCH_W as u32 + 30).min(max)
+}
+
+/// A legend: one row per entry (swatch, then text), from pixel row `top`;
+/// `gap_after` entries get extra space below (ends of groups).
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(Swatch, String, bool)],
+    top: i32,
+) -> std::result::Result<(), String> {
+    let font = TextStyle::from((FONT_NAME, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut y = top + 10;
+    for (swatch, text, gap_after) in entries {
+        draw_swatch(area, *swatch, (8, y))?;
+        area.draw(&Text::new(
+            text.clone(),
+            (style::SWATCH_W + 16, y),
+            font.clone(),
+        ))
+        .map_err(|e| e.to_string())?;
+        y += 22;
+        if *gap_after {
+            y += 10;
+        }
+    }
     Ok(())
 }
 
-/// The series of a line chart on `chart`: CI band (where given), line with
-/// markers and a legend entry, colours from [`PALETTE`] in order; points
-/// whose y fails `keep` (e.g. non-positive on a log axis) are left out.
+/// How one panel of lines is drawn.
+struct LinePanel<'a> {
+    caption: Option<&'a str>,
+    x_label: &'a str,
+    y_label: &'a str,
+    series: &'a [Series],
+    /// Style index of each series.
+    styles: &'a [usize],
+    /// x values shown (points outside are left out).
+    x_range: (f64, f64),
+    log_y: bool,
+    /// Ticks at whole numbers only.
+    int_x: bool,
+    /// Horizontal reference lines (grey, dotted) at these y.
+    refs: &'a [f64],
+    /// Dashed horizontal targets (y, colour).
+    targets: &'a [(f64, RGBColor)],
+    /// A shaded rectangle (x0, x1, y0, y1): the part another panel zooms on.
+    highlight: Option<(f64, f64, f64, f64)>,
+    /// Explicit y range (else from the data within `x_range`).
+    y_range: Option<(f64, f64)>,
+}
+
+/// Draw a [`LinePanel`] on `area`; returns its data rectangle.
+fn line_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &LinePanel<'_>,
+) -> std::result::Result<PlotRect, String> {
+    let keep = |y: f64| y.is_finite() && (!p.log_y || y > 0.0);
+    let (lo, hi) = p.y_range.unwrap_or_else(|| {
+        let (mut lo, mut hi) = y_extent(p.series, p.x_range, &keep);
+        for y in p.refs.iter().chain(p.targets.iter().map(|t| &t.0)) {
+            if keep(*y) {
+                lo = lo.min(*y);
+                hi = hi.max(*y);
+            }
+        }
+        (lo, hi)
+    });
+    if p.log_y {
+        let (a, b) = log_range(lo, hi);
+        line_panel_in(
+            area,
+            p,
+            (a..b).log_scale().with_key_points(log_keys(a, b)),
+            &keep,
+        )
+    } else {
+        let (a, b) = padded(lo, hi);
+        line_panel_in(area, p, a..b, &keep)
+    }
+}
+
+fn line_panel_in<DB, Y>(
+    area: &DrawingArea<DB, Shift>,
+    p: &LinePanel<'_>,
+    y_spec: Y,
+    keep: &dyn Fn(f64) -> bool,
+) -> std::result::Result<PlotRect, String>
+where
+    DB: DrawingBackend,
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    let (x0, x1) = p.x_range;
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin(12)
+        .margin_right(18)
+        .x_label_area_size(48)
+        .y_label_area_size(80);
+    if let Some(c) = p.caption {
+        builder.caption(c, (FONT_NAME, 17));
+    }
+    let mut chart = builder.build_cartesian_2d(x0..x1, y_spec).map_err(e)?;
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(p.x_label)
+        .y_desc(p.y_label)
+        .label_style((FONT_NAME, 15))
+        .axis_desc_style((FONT_NAME, 16))
+        .light_line_style(RGBColor(235, 235, 235));
+    if p.int_x {
+        mesh.x_label_formatter(&|x: &f64| int_tick(*x))
+            .x_labels(((x1 - x0).round() as usize + 1).clamp(2, 25))
+            .x_max_light_lines(0);
+    } else {
+        mesh.x_label_formatter(&|x: &f64| tick(*x));
+    }
+    if p.log_y {
+        // Enough key points for a line at every 1…9 × 10^k, labelled at 1, 2, 5.
+        mesh.y_labels(40)
+            .y_max_light_lines(0)
+            .y_label_formatter(&|y: &f64| log_tick(*y));
+    } else {
+        mesh.y_label_formatter(&|y: &f64| tick(*y));
+    }
+    mesh.draw().map_err(e)?;
+    let plot = chart.plotting_area();
+    if let Some((a, b, lo, hi)) = p.highlight {
+        plot.draw(&Rectangle::new(
+            [(a, hi), (b, lo)],
+            RGBColor(120, 120, 120).mix(0.12).filled(),
+        ))
+        .map_err(e)?;
+        plot.draw(&Rectangle::new([(a, hi), (b, lo)], RGBColor(120, 120, 120)))
+            .map_err(e)?;
+    }
+    for y in p.refs.iter().filter(|y| keep(**y)) {
+        draw_pattern(
+            plot,
+            &[(x0, *y), (x1, *y)],
+            style::REFERENCE_DASH,
+            style::REFERENCE.stroke_width(2),
+        )?;
+    }
+    for (y, colour) in p.targets.iter().filter(|t| keep(t.0)) {
+        draw_pattern(
+            plot,
+            &[(x0, *y), (x1, *y)],
+            DASHES[1],
+            colour.stroke_width(2),
+        )?;
+    }
+    draw_curves(plot, p.series, p.styles, (x0, x1), keep)?;
+    Ok(plot.get_pixel_range())
+}
+
+/// The series on `plot`: CI bands first (so no band hides a line), then
+/// each line in its style with markers; points outside `xs` or whose y
+/// fails `keep` (e.g. non-positive on a log axis) are left out.
 fn draw_curves<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    plot: &DrawingArea<DB, Cartesian2d<RangedCoordf64, Y>>,
     series: &[Series],
-    keep: impl Fn(f64) -> bool,
+    styles: &[usize],
+    xs: (f64, f64),
+    keep: &dyn Fn(f64) -> bool,
 ) -> std::result::Result<(), String> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    let inside = |x: f64| x >= xs.0 - 1e-9 && x <= xs.1 + 1e-9;
+    // Fainter bands when many overlap.
+    let alpha = if series.len() > 4 { 0.10 } else { 0.16 };
     for (i, s) in series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
+        let st = line_style(styles.get(i).copied().unwrap_or(i));
         if let Some((lo, hi)) = &s.band {
             let poly: Vec<(f64, f64)> =
                 s.x.iter()
                     .zip(hi)
                     .map(|(x, y)| (*x, *y))
                     .chain(s.x.iter().zip(lo).rev().map(|(x, y)| (*x, *y)))
-                    .filter(|p| p.1.is_finite() && keep(p.1))
+                    .filter(|p| inside(p.0) && keep(p.1))
                     .collect();
-            chart
-                .draw_series(std::iter::once(Polygon::new(
-                    poly,
-                    color.mix(0.18).filled(),
-                )))
-                .map_err(e)?;
+            if poly.len() >= 3 {
+                plot.draw(&Polygon::new(poly, st.colour.mix(alpha).filled()))
+                    .map_err(e)?;
+            }
         }
+    }
+    for (i, s) in series.iter().enumerate() {
+        let st = line_style(styles.get(i).copied().unwrap_or(i));
         let pts: Vec<(f64, f64)> =
             s.x.iter()
                 .copied()
                 .zip(s.y.iter().copied())
-                .filter(|p| p.1.is_finite() && keep(p.1))
+                .filter(|p| inside(p.0) && keep(p.1))
                 .collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-            .map_err(e)?
-            .label(&s.label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
-        chart
-            .draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))
-            .map_err(e)?;
+        draw_pattern(plot, &pts, DASHES[st.dash], st.colour.stroke_width(2))?;
+        for p in &pts {
+            draw_marker(plot, *p, st.marker, st.colour)?;
+        }
     }
     Ok(())
+}
+
+/// Legend entries of curves: (style, label) in order.
+fn curve_entries(series: &[Series], styles: &[usize]) -> Vec<(Swatch, String, bool)> {
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                Swatch::Line(line_style(styles.get(i).copied().unwrap_or(i))),
+                s.label.clone(),
+                false,
+            )
+        })
+        .collect()
+}
+
+/// Whether every x of `series` is a whole number (epochs, iterations, |S|).
+fn whole_x(series: &[Series]) -> bool {
+    series
+        .iter()
+        .flat_map(|s| s.x.iter())
+        .all(|x| (x - x.round()).abs() < 1e-9)
+}
+
+fn draw_line<DB: DrawingBackend>(
+    c: &LineChart,
+    root: &DrawingArea<DB, Shift>,
+) -> std::result::Result<PlotRect, String> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    let area = root.titled(&c.title, (FONT_NAME, 22)).map_err(e)?;
+    let entries = curve_entries(&c.series, &[]);
+    let lw = legend_width(
+        &area,
+        entries.iter().map(|x| x.1.clone()),
+        area.dim_in_pixel().0 / 3,
+    );
+    let (plot, legend) = area.split_horizontally(area.dim_in_pixel().0 - lw);
+    let styles: Vec<usize> = (0..c.series.len()).collect();
+    let xs = x_extent(&c.series);
+    let rect = line_panel(
+        &plot,
+        &LinePanel {
+            caption: None,
+            x_label: &c.x_label,
+            y_label: &c.y_label,
+            series: &c.series,
+            styles: &styles,
+            x_range: xs,
+            log_y: false,
+            int_x: whole_x(&c.series) && xs.1 - xs.0 <= 40.0,
+            refs: &[],
+            targets: &[],
+            highlight: None,
+            y_range: None,
+        },
+    )?;
+    draw_legend(&legend, &entries, rect.1.start - legend.get_base_pixel().1)?;
+    Ok(rect)
 }
 
 /// Width of the legend panel right of a [`TargetChart`]'s plot.
@@ -407,76 +727,47 @@ const TARGET_LEGEND_W: u32 = 215;
 fn draw_target<DB: DrawingBackend>(
     c: &TargetChart,
     root: &DrawingArea<DB, Shift>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<PlotRect, String> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     let area = root.titled(&c.title, (FONT_NAME, 22)).map_err(e)?;
     let (plot, legend) = area.split_horizontally(area.dim_in_pixel().0 - TARGET_LEGEND_W);
-    let xs = c.series.iter().flat_map(|s| s.x.iter().copied());
-    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-        (a.min(x), b.max(x))
-    });
-    let (x0, x1) = if x1 > x0 { (x0, x1) } else { padded(x0, x1) };
-    let keep = |y: f64| y.is_finite() && (!c.log_y || y > 0.0);
-    let (y0, y1) = c
-        .series
+    let styles: Vec<usize> = (0..c.series.len()).collect();
+    let targets: Vec<(f64, RGBColor)> = c
+        .targets
         .iter()
-        .flat_map(|s| {
-            s.y.iter().copied().chain(
-                s.band
-                    .iter()
-                    .flat_map(|(l, h)| l.iter().chain(h.iter()).copied()),
-            )
-        })
-        .chain(c.targets.iter().map(|t| t.y))
-        .filter(|y| keep(*y))
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
-            (a.min(y), b.max(y))
-        });
-    let top = if c.log_y {
-        // A quarter of a decade of room on either side.
-        let (y0, y1) = if y0.is_finite() && y1 >= y0 {
-            (y0, y1)
-        } else {
-            (0.1, 10.0)
-        };
-        let pad = 10f64.powf(0.25);
-        draw_target_in(c, &plot, (x0, x1), (y0 / pad..y1 * pad).log_scale(), keep)?
-    } else {
-        let (y0, y1) = padded(y0, y1);
-        draw_target_in(c, &plot, (x0, x1), y0..y1, keep)?
-    };
-    // The legend: each series (solid), then its targets (dashed).
-    let font = TextStyle::from((FONT_NAME, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    let mut y = top + 10;
+        .map(|t| (t.y, line_style(t.series).colour))
+        .collect();
+    let xs = x_extent(&c.series);
+    let rect = line_panel(
+        &plot,
+        &LinePanel {
+            caption: None,
+            x_label: &c.x_label,
+            y_label: &c.y_label,
+            series: &c.series,
+            styles: &styles,
+            x_range: xs,
+            log_y: c.log_y,
+            int_x: whole_x(&c.series) && xs.1 - xs.0 <= 40.0,
+            refs: &[],
+            targets: &targets,
+            highlight: None,
+            y_range: None,
+        },
+    )?;
+    // The legend: each series (its line), then its targets (dashed).
+    let mut entries = Vec::new();
     for (i, s) in c.series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        legend
-            .draw(&PathElement::new(
-                vec![(8, y), (38, y)],
-                color.stroke_width(3),
-            ))
-            .map_err(e)?;
-        legend
-            .draw(&Text::new(s.label.clone(), (46, y), font.clone()))
-            .map_err(e)?;
-        y += 22;
+        entries.push((Swatch::Line(line_style(i)), s.label.clone(), false));
         for t in c.targets.iter().filter(|t| t.series == i) {
-            legend
-                .draw(&DashedPathElement::new(
-                    vec![(8, y), (38, y)],
-                    7,
-                    4,
-                    color.stroke_width(2),
-                ))
-                .map_err(e)?;
-            legend
-                .draw(&Text::new(t.label.clone(), (46, y), font.clone()))
-                .map_err(e)?;
-            y += 22;
+            entries.push((Swatch::Target(line_style(i).colour), t.label.clone(), false));
         }
-        y += 10;
+        if let Some(last) = entries.last_mut() {
+            last.2 = true;
+        }
     }
-    Ok(())
+    draw_legend(&legend, &entries, rect.1.start - legend.get_base_pixel().1)?;
+    Ok(rect)
 }
 
 /// A log-axis label: at 1, 2 and 5 times a power of ten, without trailing
@@ -492,65 +783,10 @@ fn log_tick(y: f64) -> String {
     }
 }
 
-/// [`draw_target`]'s plot on a y axis given as a linear or a log range;
-/// returns the pixel row of the plot's top edge.
-fn draw_target_in<DB, Y>(
-    c: &TargetChart,
-    area: &DrawingArea<DB, Shift>,
-    (x0, x1): (f64, f64),
-    y_spec: Y,
-    keep: impl Fn(f64) -> bool,
-) -> std::result::Result<i32, String>
-where
-    DB: DrawingBackend,
-    Y: AsRangedCoord<Value = f64>,
-    Y::CoordDescType: ValueFormatter<f64>,
-{
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
-    let mut chart = ChartBuilder::on(area)
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, y_spec)
-        .map_err(e)?;
-    let log_y = c.log_y;
-    let mut mesh = chart.configure_mesh();
-    mesh.x_desc(&c.x_label)
-        .y_desc(&c.y_label)
-        .x_label_formatter(&|x: &f64| tick(*x))
-        .x_max_light_lines(0)
-        .label_style((FONT_NAME, 15))
-        .axis_desc_style((FONT_NAME, 17))
-        .light_line_style(RGBColor(235, 235, 235));
-    if log_y {
-        // Enough key points for a line at every 1…9 × 10^k, labelled at 1, 2, 5.
-        mesh.y_labels(40)
-            .y_max_light_lines(0)
-            .y_label_formatter(&|y: &f64| log_tick(*y));
-    } else {
-        mesh.y_label_formatter(&|y: &f64| tick(*y));
-    }
-    mesh.draw().map_err(e)?;
-    for t in &c.targets {
-        let color = PALETTE[t.series % PALETTE.len()];
-        chart
-            .draw_series(std::iter::once(DashedPathElement::new(
-                vec![(x0, t.y), (x1, t.y)],
-                9,
-                6,
-                color.stroke_width(2),
-            )))
-            .map_err(e)?;
-    }
-    draw_curves(&mut chart, &c.series, keep)?;
-    let (_, rows) = chart.plotting_area().get_pixel_range();
-    Ok(rows.start - area.get_base_pixel().1)
-}
-
 fn draw_bar<DB: DrawingBackend>(
     c: &BarChart,
     root: &DrawingArea<DB, Shift>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<PlotRect, String> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     let ymax = c
         .groups
@@ -582,13 +818,14 @@ fn draw_bar<DB: DrawingBackend>(
             }
         })
         .disable_x_mesh()
+        .y_label_formatter(&|y: &f64| tick(*y))
         .label_style((FONT_NAME, 15))
         .axis_desc_style((FONT_NAME, 17))
         .draw()
         .map_err(e)?;
     let width = 0.8 / nb as f64;
     for (b, name) in c.bars.iter().enumerate() {
-        let color = PALETTE[b % PALETTE.len()];
+        let color = COLOURS[b % COLOURS.len()];
         let rects: Vec<_> = c
             .groups
             .iter()
@@ -635,7 +872,7 @@ fn draw_bar<DB: DrawingBackend>(
         .label_font((FONT_NAME, 15))
         .draw()
         .map_err(e)?;
-    Ok(())
+    Ok(chart.plotting_area().get_pixel_range())
 }
 
 /// Split `text` into lines no wider than `width` pixels (words kept whole;
@@ -672,7 +909,7 @@ const START: RGBColor = RGBColor(140, 140, 140);
 fn draw_waterfall<DB: DrawingBackend>(
     c: &WaterfallChart,
     root: &DrawingArea<DB, Shift>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<PlotRect, String> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     // STEP 1: slots. Step i is centred at i + 0.5; the extras follow after a
     // half-slot gap that holds the separator.
@@ -917,11 +1154,13 @@ fn draw_waterfall<DB: DrawingBackend>(
             .map_err(e)?;
         x += w + 22;
     }
-    Ok(())
+    Ok((x_px, y_px))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     #[test]
@@ -929,5 +1168,289 @@ mod tests {
         assert_eq!(bitmap_text("c\u{304} = 1"), "\u{304}c = 1");
         assert_eq!(bitmap_text("K\u{304}, R\u{302}"), "\u{304}K, \u{302}R");
         assert_eq!(bitmap_text("plain – Δ ± 1"), "plain – Δ ± 1");
+    }
+
+    #[test]
+    fn rotated_labels_spell_marks_in_plain_text() {
+        assert_eq!(bitmap_rotated_text("Σ ln R\u{302}ₖ(n)"), "Σ ln R^ₖ(n)");
+        assert_eq!(
+            bitmap_rotated_text("ln(1+γ\u{303}ₖ), c\u{304}"),
+            "ln(1+γ~ₖ), c¯"
+        );
+        assert_eq!(bitmap_rotated_text("plain – Δ"), "plain – Δ");
+    }
+
+    #[test]
+    fn ticks_drop_trailing_zeros_and_log_keys_are_unique() {
+        assert_eq!(tick(0.95), "0.95");
+        assert_eq!(tick(10000.0), "10000");
+        assert_eq!(tick(-2.5), "-2.5");
+        let keys = log_keys(0.0008, 0.6);
+        let mut sorted = keys.clone();
+        sorted.dedup_by(|a, b| (*a - *b).abs() < 1e-12 * a.abs());
+        assert_eq!(keys.len(), sorted.len(), "{keys:?}");
+        assert!((keys[0] - 0.0008).abs() < 1e-15 && (keys[1] - 0.0009).abs() < 1e-15);
+        assert!(keys.iter().any(|k| (k - 0.1).abs() < 1e-15));
+        assert!(keys.iter().all(|k| (0.0008..=0.6).contains(k)));
+    }
+
+    fn series(label: &str, x: &[f64], y: Vec<f64>, half: f64) -> Series {
+        Series {
+            label: label.into(),
+            x: x.to_vec(),
+            band: Some((
+                y.iter().map(|v| v - half).collect(),
+                y.iter().map(|v| v + half).collect(),
+            )),
+            y,
+        }
+    }
+
+    /// 11 arms over 10 epochs, epoch 1 far below the rest (as R_floor makes it).
+    fn pfr(arms: usize) -> PfrChart {
+        let x: Vec<f64> = (1..=10).map(f64::from).collect();
+        PfrChart {
+            title: "PFR".into(),
+            x_label: "epoch n".into(),
+            y_label: "accumulated PFR Σ ln R\u{302}ₖ(n)".into(),
+            series: (0..arms)
+                .map(|a| {
+                    let y = x
+                        .iter()
+                        .map(|e| {
+                            if *e == 1.0 {
+                                -230.0 + a as f64
+                            } else {
+                                4.0 * a as f64 + 2.0 * e
+                            }
+                        })
+                        .collect();
+                    series(&format!("arm {a}"), &x, y, 1.5)
+                })
+                .collect(),
+            zoom_from: 3.0,
+            zoom_caption: "(b) epochs ≥ 3".into(),
+            final_caption: "(c) epoch 10".into(),
+            final_label: "PFR at epoch 10".into(),
+        }
+    }
+
+    fn pixel(buf: &[u8], w: u32, x: i32, y: i32) -> (u8, u8, u8) {
+        let i = (y as usize * w as usize + x as usize) * 3;
+        (buf[i], buf[i + 1], buf[i + 2])
+    }
+
+    /// Pixels of each colour inside `rect`.
+    fn colours(buf: &[u8], w: u32, rect: &PlotRect) -> HashMap<(u8, u8, u8), usize> {
+        let mut out = HashMap::new();
+        for y in rect.1.clone() {
+            for x in rect.0.clone() {
+                *out.entry(pixel(buf, w, x, y)).or_default() += 1;
+            }
+        }
+        out
+    }
+
+    /// Rows of `rect` holding a pixel of one of the line colours.
+    fn inked_rows(buf: &[u8], w: u32, rect: &PlotRect) -> Vec<i32> {
+        let line: Vec<(u8, u8, u8)> = COLOURS.iter().map(|c| (c.0, c.1, c.2)).collect();
+        rect.1
+            .clone()
+            .filter(|y| rect.0.clone().any(|x| line.contains(&pixel(buf, w, x, *y))))
+            .collect()
+    }
+
+    fn every_kind() -> Vec<(&'static str, Figure, usize)> {
+        let x: Vec<f64> = (1..=22).map(f64::from).collect();
+        let decay = |a: f64| x.iter().map(|s| a / (s * s)).collect::<Vec<_>>();
+        vec![
+            (
+                "line",
+                Figure::Line(LineChart {
+                    title: "line".into(),
+                    x_label: "x".into(),
+                    y_label: "y".into(),
+                    series: vec![
+                        series("a", &x, decay(1.0), 0.01),
+                        series("b", &x, decay(2.0), 0.01),
+                    ],
+                }),
+                1,
+            ),
+            (
+                "target",
+                Figure::Target(TargetChart {
+                    title: "target".into(),
+                    x_label: "x".into(),
+                    y_label: "y".into(),
+                    series: vec![series("a", &x, decay(1.0), 0.0)],
+                    targets: vec![Target {
+                        label: "≤ 0.1".into(),
+                        y: 0.1,
+                        series: 0,
+                    }],
+                    log_y: true,
+                }),
+                1,
+            ),
+            ("pfr", Figure::Pfr(pfr(11)), 3),
+            (
+                "stacked",
+                Figure::Stacked(StackedChart {
+                    title: "stacked".into(),
+                    x_label: "|S|".into(),
+                    panels: vec![
+                        Panel {
+                            caption: "(a)".into(),
+                            y_label: "error".into(),
+                            series: vec![
+                                series("L~", &x, decay(0.3), 0.0),
+                                series("L^k", &x, decay(0.4), 0.0),
+                            ],
+                            styles: vec![0, 1],
+                            log_y: true,
+                            refs: vec![],
+                            weight: 3,
+                        },
+                        Panel {
+                            caption: "(b)".into(),
+                            y_label: "ratio".into(),
+                            series: vec![series("ratio", &x, vec![0.8; 22], 0.02)],
+                            styles: vec![2],
+                            log_y: false,
+                            refs: vec![("1".into(), 1.0)],
+                            weight: 2,
+                        },
+                    ],
+                }),
+                2,
+            ),
+            (
+                "bar",
+                Figure::Bar(BarChart {
+                    title: "bar".into(),
+                    x_label: "x".into(),
+                    y_label: "y".into(),
+                    bars: vec!["a".into(), "b".into()],
+                    groups: vec![BarGroup {
+                        label: "g".into(),
+                        values: vec![(1.0, 0.1), (2.0, 0.2)],
+                    }],
+                }),
+                1,
+            ),
+            (
+                "waterfall",
+                Figure::Waterfall(WaterfallChart {
+                    title: "w".into(),
+                    y_label: "y".into(),
+                    steps: vec![
+                        WaterfallBar {
+                            label: "start".into(),
+                            from: None,
+                            to: 10.0,
+                            whisker: None,
+                            text: "10".into(),
+                        },
+                        WaterfallBar {
+                            label: "step".into(),
+                            from: Some(10.0),
+                            to: 6.0,
+                            whisker: Some(1.0),
+                            text: "−4".into(),
+                        },
+                    ],
+                    steps_heading: "steps".into(),
+                    extras: vec![],
+                    extras_heading: String::new(),
+                    floor: Some(("floor".into(), 5.0)),
+                    whisker_note: "CI".into(),
+                }),
+                1,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_figure_kind_has_its_size_and_ink_in_every_plot() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, fig, plots) in every_kind() {
+            let (w, h) = fig.size();
+            let (buf, rects) = render_rgb(&fig).unwrap();
+            assert_eq!(buf.len(), (w * h * 3) as usize, "{name}");
+            assert_eq!(rects.len(), plots, "{name}: plots");
+            for (k, r) in rects.iter().enumerate() {
+                assert!(
+                    r.0.start >= 0 && r.0.end <= w as i32 && r.1.start >= 0 && r.1.end <= h as i32,
+                    "{name}: plot {k} {r:?} inside {w}×{h}"
+                );
+                assert!(
+                    (r.0.end - r.0.start) > 150 && (r.1.end - r.1.start) > 100,
+                    "{name}: plot {k} {r:?} too small"
+                );
+                let c = colours(&buf, w, r);
+                let ink: usize = c
+                    .iter()
+                    .filter(|(p, _)| **p != (255, 255, 255) && **p != (235, 235, 235))
+                    .map(|(_, n)| n)
+                    .sum();
+                let area = ((r.0.end - r.0.start) * (r.1.end - r.1.start)) as usize;
+                assert!(
+                    ink * 100 > area && c.len() >= 4,
+                    "{name}: plot {k} nearly blank ({ink} inked pixels of {area}, {} colours)",
+                    c.len()
+                );
+            }
+            // The files: a PNG of that size (IHDR) and an SVG.
+            let (png, svg) = save(&fig, &dir.path().join(name)).unwrap();
+            let bytes = std::fs::read(&png).unwrap();
+            assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name}");
+            let be = |o: usize| u32::from_be_bytes(bytes[o..o + 4].try_into().unwrap());
+            assert_eq!((be(16), be(20)), (w, h), "{name}: PNG size");
+            assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+        }
+    }
+
+    #[test]
+    fn the_pfr_zoom_panel_spreads_the_later_epochs_over_its_height() {
+        let fig = Figure::Pfr(pfr(11));
+        let (w, _) = fig.size();
+        let (buf, rects) = render_rgb(&fig).unwrap();
+        let [full, zoom, _] = &rects[..] else {
+            panic!("three panels: {rects:?}")
+        };
+        let span = |r: &PlotRect| {
+            let rows = inked_rows(&buf, w, r);
+            let (a, b) = (rows.first().unwrap(), rows.last().unwrap());
+            f64::from(b - a) / f64::from(r.1.end - r.1.start)
+        };
+        // Epochs 3–10 in the full panel sit in a narrow band at the top (its
+        // data run from −230 to 60); zoomed, they fill the height.
+        assert!(span(zoom) > 0.8, "zoom span {}", span(zoom));
+        let later: Vec<i32> = inked_rows(
+            &buf,
+            w,
+            &(
+                full.0.start + (full.0.end - full.0.start) / 4..full.0.end,
+                full.1.clone(),
+            ),
+        );
+        let later_span = f64::from(later.last().unwrap() - later.first().unwrap())
+            / f64::from(full.1.end - full.1.start);
+        assert!(later_span < 0.45, "full panel, epochs ≥ 3: {later_span}");
+        // Every line colour is drawn in the zoom panel.
+        let c = colours(&buf, w, zoom);
+        for col in COLOURS {
+            assert!(c.contains_key(&(col.0, col.1, col.2)), "{col:?} missing");
+        }
+        // Few epochs: no zoom, one line panel and the final-epoch panel.
+        let mut short = pfr(3);
+        for s in &mut short.series {
+            s.x.truncate(2);
+            s.y.truncate(2);
+            s.band = None;
+        }
+        let (_, rects) = render_rgb(&Figure::Pfr(short)).unwrap();
+        assert_eq!(rects.len(), 2);
     }
 }

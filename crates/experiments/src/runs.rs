@@ -22,7 +22,7 @@ use sdusc_sim::summary::mean_ci;
 use sdusc_sim::{DropTruth, RunOptions, RunOutput, Scheme, World, run_scheme_drop};
 
 use crate::definition::{Definition, Kind, kind_name};
-use crate::fig::{self, Figure, LineChart, Series};
+use crate::fig::{self, Figure, PfrChart, Series};
 use crate::inputs::{self, CkmSource};
 use crate::stats::PfrData;
 use crate::table::{Col, Table};
@@ -350,7 +350,12 @@ pub fn summary_table(data: &PfrData) -> Table {
         .col("drops", Col::U32(n))
 }
 
-/// The PFR figure: mean accumulated PFR per epoch with its 95% CI band.
+/// First epoch of the PFR figures' zoom panel: at epoch 1 every unserved
+/// user sits at R_floor, which sets a scale the later epochs are lost in.
+const ZOOM_FROM: u32 = 3;
+
+/// The PFR figure: mean accumulated PFR per epoch with its 95% CI band, all
+/// epochs and from [`ZOOM_FROM`] on, and the last epoch's means with CIs.
 pub fn plot_pfr(data: &PfrData, title: &str, stem: &Path) -> Result<(PathBuf, PathBuf)> {
     let series = data
         .arms
@@ -382,12 +387,19 @@ pub fn plot_pfr(data: &PfrData, title: &str, stem: &Path) -> Result<(PathBuf, Pa
         .arms
         .first()
         .map_or(0, |a| data.arm_ci(a, data.last_epoch).n);
+    let last = data.last_epoch;
     fig::save(
-        &Figure::Line(LineChart {
+        &Figure::Pfr(PfrChart {
             title: format!("{title} (mean, 95% CI over {n} drops)"),
             x_label: "epoch n".into(),
             y_label: "accumulated PFR Σ ln R̂ₖ(n) (R̂ in bps/Hz)".into(),
             series,
+            zoom_from: ZOOM_FROM as f64,
+            zoom_caption: format!("(b) epochs ≥ {ZOOM_FROM} (zoom: where the schemes differ)"),
+            final_caption: format!(
+                "(c) epoch {last}: mean and 95% CI over {n} drops (legend of a, b)"
+            ),
+            final_label: format!("accumulated PFR at epoch {last}"),
         }),
         stem,
     )

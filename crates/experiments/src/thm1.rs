@@ -33,7 +33,7 @@ use rayon::prelude::*;
 use sdusc_sim::summary::{MeanCi, mean_ci};
 
 use crate::definition::{Definition, Theorem1Setup};
-use crate::fig::{self, Figure, LineChart, Series};
+use crate::fig::{self, Figure, Panel, Series, StackedChart};
 use crate::table::{Col, Table};
 use crate::{ExperimentError, Progress, Result, ensure_dir};
 
@@ -240,30 +240,204 @@ pub fn table(rows: &[Thm1Row]) -> Table {
         .col("slinr_bound", f(&|r| r.slinr_bound))
 }
 
-fn plot(rows: &[Thm1Row], title: &str, trials: usize, stem: &Path) -> Result<(PathBuf, PathBuf)> {
-    let x: Vec<f64> = rows.iter().map(|r| r.scheduled as f64).collect();
-    let series = |label: &str, g: &dyn Fn(&Thm1Row) -> MeanCi| {
-        let ms: Vec<MeanCi> = rows.iter().map(g).collect();
-        Series {
-            label: label.into(),
-            x: x.clone(),
-            y: ms.iter().map(|m| m.mean).collect(),
-            band: Some((
-                ms.iter().map(|m| lo(m).unwrap_or(m.mean)).collect(),
-                ms.iter().map(|m| hi(m).unwrap_or(m.mean)).collect(),
-            )),
+/// The error ratio SALINR/SLINR with its 95% CI, from the two errors'
+/// means and CIs and the CI of their paired difference (all over the same
+/// draws, with the same Student-t quantile t): by the delta method,
+/// r = a/b, (h_r/r)² = h_a²/a² + h_b²/b² − 2 c/(ab), where the covariance
+/// term c = (h_a² + h_b² − h_d²)/2 follows from var(b − a) = var a + var b − 2 cov.
+pub fn ratio_ci(salinr: &MeanCi, slinr: &MeanCi, diff: &MeanCi) -> MeanCi {
+    let (a, b) = (salinr.mean, slinr.mean);
+    let r = a / b;
+    let half_width = match (salinr.half_width, slinr.half_width, diff.half_width) {
+        (Some(ha), Some(hb), Some(hd)) if a != 0.0 && b != 0.0 => {
+            let c = (ha * ha + hb * hb - hd * hd) / 2.0;
+            let rel = ha * ha / (a * a) + hb * hb / (b * b) - 2.0 * c / (a * b);
+            Some(r.abs() * rel.max(0.0).sqrt())
         }
+        _ => None,
+    };
+    MeanCi {
+        mean: r,
+        half_width,
+        n: diff.n,
+    }
+}
+
+/// The rows of `thm1.parquet` read back (for redrawing the figure).
+pub fn read_rows(l: &crate::table::Loaded) -> Result<Vec<Thm1Row>> {
+    let (s, m, trials) = (l.u64("scheduled")?, l.u64("interferers")?, l.u64("trials")?);
+    let f = |n: &str| l.f64(n);
+    let triple = |name: &str| -> Result<Vec<MeanCi>> {
+        let (mean, lo, hi) = (
+            l.f64(&format!("{name}_mean"))?,
+            l.opt_f64(&format!("{name}_ci_low"))?,
+            l.opt_f64(&format!("{name}_ci_high"))?,
+        );
+        Ok((0..l.rows())
+            .map(|i| MeanCi {
+                mean: mean[i],
+                half_width: lo[i].zip(hi[i]).map(|(a, b)| (b - a) / 2.0),
+                n: trials[i] as usize,
+            })
+            .collect())
+    };
+    let (sa, sl, d) = (
+        triple("salinr_rate_err")?,
+        triple("slinr_rate_err")?,
+        triple("diff")?,
+    );
+    let (qa, ql, ba, bl) = (
+        f("salinr_ici_mse_over_mp2")?,
+        f("slinr_ici_mse_over_mp2")?,
+        f("salinr_bound")?,
+        f("slinr_bound")?,
+    );
+    Ok((0..l.rows())
+        .map(|i| Thm1Row {
+            scheduled: s[i] as usize,
+            interferers: m[i] as usize,
+            salinr_err: sa[i],
+            slinr_err: sl[i],
+            diff: d[i],
+            salinr_ici_mse: qa[i],
+            slinr_ici_mse: ql[i],
+            salinr_bound: ba[i],
+            slinr_bound: bl[i],
+        })
+        .collect())
+}
+
+/// The figure: the two mean rate errors on a log axis (their CIs as
+/// bands), and under them their ratio SALINR/SLINR with its CI against the
+/// bounds' ratio √((1 + 1/|S|)/2) and parity. Labels are plain text (L~,
+/// L^): the bitmap font cannot place a combining tilde or hat over L.
+pub fn plot(
+    rows: &[Thm1Row],
+    title: &str,
+    trials: usize,
+    stem: &Path,
+) -> Result<(PathBuf, PathBuf)> {
+    let x: Vec<f64> = rows.iter().map(|r| r.scheduled as f64).collect();
+    let series = |label: &str, ms: Vec<MeanCi>| Series {
+        label: label.into(),
+        x: x.clone(),
+        y: ms.iter().map(|m| m.mean).collect(),
+        band: Some((
+            ms.iter().map(|m| lo(m).unwrap_or(m.mean)).collect(),
+            ms.iter().map(|m| hi(m).unwrap_or(m.mean)).collect(),
+        )),
+    };
+    let errors = vec![
+        series(
+            "SALINR: averaged leakage L~",
+            rows.iter().map(|r| r.salinr_err).collect(),
+        ),
+        series(
+            "SLINR: own leakage L^k",
+            rows.iter().map(|r| r.slinr_err).collect(),
+        ),
+    ];
+    // |S| = 1: the two surrogates coincide (ratio 1, no CI).
+    let ratio: Vec<MeanCi> = rows
+        .iter()
+        .map(|r| ratio_ci(&r.salinr_err, &r.slinr_err, &r.diff))
+        .collect();
+    let bound = Series {
+        label: "bounds' ratio √((1+1/|S|)/2)".into(),
+        x: x.clone(),
+        y: rows
+            .iter()
+            .map(|r| ((1.0 + 1.0 / r.scheduled as f64) / 2.0).sqrt())
+            .collect(),
+        band: None,
     };
     fig::save(
-        &Figure::Line(LineChart {
+        &Figure::Stacked(StackedChart {
             title: format!("{title} ({trials} draws per |S|, 95% CI)"),
             x_label: "scheduled users per cell |S|".into(),
-            y_label: "mean |R(surrogate) − R(true ICI)| (nats)".into(),
-            series: vec![
-                series("SALINR (averaged leakage L̃)", &|r| r.salinr_err),
-                series("SLINR (own leakage L̂ₖ)", &|r| r.slinr_err),
+            panels: vec![
+                Panel {
+                    caption: "(a) mean rate error of each surrogate (log scale)".into(),
+                    y_label: "E|R(surrogate) − R(true ICI)| (nats)".into(),
+                    series: errors,
+                    styles: vec![0, 1],
+                    log_y: true,
+                    refs: vec![],
+                    weight: 3,
+                },
+                Panel {
+                    caption: "(b) error ratio SALINR / SLINR (below 1: SALINR better)".into(),
+                    y_label: "error ratio".into(),
+                    series: vec![series("error ratio SALINR / SLINR", ratio), bound],
+                    styles: vec![2, 2 + fig::COLOURS.len()],
+                    log_y: false,
+                    refs: vec![("ratio 1 (no advantage)".into(), 1.0)],
+                    weight: 2,
+                },
             ],
         }),
         stem,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::RngExt;
+
+    use super::*;
+
+    /// The delta-method CI of the ratio from the two CIs and the paired
+    /// difference's CI equals the one from the samples' covariance.
+    #[test]
+    fn ratio_ci_matches_the_delta_method_on_the_samples() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for (n, rho) in [(50usize, 0.9), (400, 0.5), (3000, 0.0)] {
+            let (mut a, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            for _ in 0..n {
+                let z: f64 = rng.random::<f64>();
+                let e: f64 = rng.random::<f64>();
+                a.push(0.8 + 0.3 * z);
+                b.push(1.0 + 0.3 * (rho * z + (1.0 - rho * rho).sqrt() * e));
+            }
+            let d: Vec<f64> = a.iter().zip(&b).map(|(x, y)| y - x).collect();
+            let (ma, mb, md) = (mean_ci(&a), mean_ci(&b), mean_ci(&d));
+            let r = ratio_ci(&ma, &mb, &md);
+            // Reference: var(r) ≈ (var a − 2r cov + r² var b) / (n b̄²).
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+            let (xa, xb) = (mean(&a), mean(&b));
+            let cov = |u: &[f64], mu: f64, v: &[f64], mv: f64| {
+                u.iter()
+                    .zip(v)
+                    .map(|(x, y)| (x - mu) * (y - mv))
+                    .sum::<f64>()
+                    / (n - 1) as f64
+            };
+            let ratio = xa / xb;
+            let var = (cov(&a, xa, &a, xa) - 2.0 * ratio * cov(&a, xa, &b, xb)
+                + ratio * ratio * cov(&b, xb, &b, xb))
+                / (n as f64 * xb * xb);
+            let t = ma.half_width.unwrap() / (cov(&a, xa, &a, xa) / n as f64).sqrt();
+            assert!((r.mean - ratio).abs() < 1e-12);
+            let want = t * var.sqrt();
+            let got = r.half_width.unwrap();
+            assert!(
+                (got - want).abs() < 1e-9 * want.max(1e-12),
+                "n {n} rho {rho}: {got} vs {want}"
+            );
+        }
+        // |S| = 1: the two errors are the same draws; ratio 1 with a zero CI.
+        let m = MeanCi {
+            mean: 0.3,
+            half_width: Some(0.01),
+            n: 10,
+        };
+        let zero = MeanCi {
+            mean: 0.0,
+            half_width: Some(0.0),
+            n: 10,
+        };
+        let r = ratio_ci(&m, &m, &zero);
+        assert_eq!(r.mean, 1.0);
+        assert!(r.half_width.unwrap() < 1e-12);
+    }
 }

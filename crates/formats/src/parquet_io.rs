@@ -233,6 +233,34 @@ pub fn column_f64(
     Ok(arr.values().to_vec())
 }
 
+/// Column `name` of `batch` as f64 like [`column_f64`], with nulls read as
+/// NaN (for columns where an empty cell means "not reported").
+pub fn column_f64_or_nan(
+    batch: &RecordBatch,
+    name: &str,
+    path: &Path,
+) -> Result<Vec<f64>, ParquetIoError> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| missing_column(batch, name, path))?;
+    if !col.data_type().is_numeric() && *col.data_type() != arrow::datatypes::DataType::Null {
+        return Err(ParquetIoError::schema(
+            path,
+            format!(
+                "column `{name}` has type {}; expected a numeric type",
+                col.data_type()
+            ),
+        ));
+    }
+    let out = arrow::compute::cast(col, &arrow::datatypes::DataType::Float64)
+        .map_err(|e| ParquetIoError::schema(path, format!("column `{name}`: {e}")))?;
+    let arr = out
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .expect("cast to Float64 yields a Float64Array");
+    Ok(arr.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}
+
 /// Column `name` of `batch` as u64, accepting any integer Arrow type;
 /// negative values and nulls are errors naming the row in the file.
 pub fn column_u64(

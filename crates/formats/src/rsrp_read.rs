@@ -24,6 +24,16 @@
 //!   [`MAX_RSRP_DBM`], a `bs_id` with no BS, a `beam_id` ≥ Nb, a file with no
 //!   rows.
 //!
+//! - The *wide* layout ([`Layout::Wide`], `build-ckm --wide-beams 'BID{b}'`)
+//!   holds one row per (BS, location) with one RSRP column per beam, named by
+//!   a pattern with `{b}` = first beam number + beam index (public testbed
+//!   logs: `BID1 … BID48`). Every beam of the codebook needs its column; a
+//!   null or NaN cell means "beam not reported" (read as `--missing-beams`
+//!   says), ±inf and values above the ceiling are errors as in the long
+//!   layout. A wide row is read exactly as its reported beams would be as
+//!   long rows, in beam order, so the two layouts of one log give the same
+//!   maps; row counts in the statistics are of samples (long rows).
+//!
 //! The file is streamed batch by batch; memory holds only the per-cell sums.
 
 use std::collections::HashMap;
@@ -31,7 +41,7 @@ use std::path::{Path, PathBuf};
 
 use sdusc_model::geometry::{Grid, Point};
 
-use crate::parquet_io::{ParquetIoError, ParquetSource, column_f64, column_u64};
+use crate::parquet_io::{ParquetIoError, ParquetSource, column_f64, column_f64_or_nan, column_u64};
 use crate::provenance::Provenance;
 
 /// The columns a file must have, each exactly once.
@@ -40,6 +50,71 @@ pub const REQUIRED_COLUMNS: [&str; 5] = ["bs_id", "x_m", "y_m", "beam_id", "rsrp
 /// Largest accepted `rsrp_dbm`, dBm (10 MW).
 pub const MAX_RSRP_DBM: f64 = 100.0;
 
+/// How a file lays out its samples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// One row per (BS, location, beam): columns `beam_id`, `rsrp_dbm`.
+    Long,
+    /// One row per (BS, location), one RSRP column per beam, named
+    /// `pattern` with `{b}` replaced by `first_beam + index`.
+    Wide { pattern: String, first_beam: u64 },
+}
+
+impl Layout {
+    /// The wide layout of `pattern`, which must hold `{b}` exactly once.
+    pub fn wide(pattern: &str, first_beam: u64) -> Result<Self, String> {
+        if pattern.len() > 1024 {
+            return Err(format!(
+                "wide beam pattern of {} bytes: expected at most 1024",
+                pattern.len()
+            ));
+        }
+        if pattern.matches("{b}").count() != 1 {
+            return Err(format!(
+                "wide beam pattern {pattern:?}: expected `{{b}}` exactly once, e.g. 'BID{{b}}'"
+            ));
+        }
+        Ok(Self::Wide {
+            pattern: pattern.to_string(),
+            first_beam,
+        })
+    }
+
+    /// The column of beam `index` (0-based) in the wide layout.
+    pub fn beam_column(&self, index: usize) -> Option<String> {
+        match self {
+            Self::Long => None,
+            Self::Wide {
+                pattern,
+                first_beam,
+            } => Some(pattern.replace("{b}", &(first_beam + index as u64).to_string())),
+        }
+    }
+
+    /// How provenance names it: `long`, or `wide:<pattern>:<first beam>`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Long => "long".into(),
+            Self::Wide {
+                pattern,
+                first_beam,
+            } => format!("wide:{pattern}:{first_beam}"),
+        }
+    }
+
+    /// The columns a file of this layout must have, each once, for `beams`.
+    pub fn required_columns(&self, beams: usize) -> Vec<String> {
+        match self {
+            Self::Long => REQUIRED_COLUMNS.iter().map(|c| c.to_string()).collect(),
+            Self::Wide { .. } => ["bs_id", "x_m", "y_m"]
+                .into_iter()
+                .map(String::from)
+                .chain((0..beams).filter_map(|b| self.beam_column(b)))
+                .collect(),
+        }
+    }
+}
+
 /// Why an RSRP file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RsrpReadError {
@@ -47,13 +122,13 @@ pub enum RsrpReadError {
     Parquet(#[from] ParquetIoError),
     #[error(
         "{path}: column `{column}` appears {count} times; expected exactly one column of each \
-         required name ({})",
-        REQUIRED_COLUMNS.join(", ")
+         required name ({required})"
     )]
     DuplicateColumn {
         path: PathBuf,
-        column: &'static str,
+        column: String,
         count: usize,
+        required: String,
     },
     #[error("{path}: no RSRP rows (the file is empty)")]
     Empty { path: PathBuf },
@@ -62,7 +137,7 @@ pub enum RsrpReadError {
     )]
     BadValues {
         path: PathBuf,
-        column: &'static str,
+        column: String,
         problem: String,
         count: u64,
         rows: u64,
@@ -81,6 +156,8 @@ pub struct Binning<'a> {
     pub min_beams: usize,
     /// Is cell `c` (row-major index) of BS `b`'s grid in its CKM area?
     pub in_area: &'a dyn Fn(usize, usize) -> bool,
+    /// Long (one row per beam) or wide (one column per beam).
+    pub layout: &'a Layout,
 }
 
 impl std::fmt::Debug for Binning<'_> {
@@ -152,6 +229,144 @@ struct Bad {
     first_row: u64,
 }
 
+/// The state of one read: per-BS sums and statistics, and the bad values
+/// seen (counted over the whole file before failing).
+struct Reader<'a> {
+    binning: Binning<'a>,
+    acc: Vec<Acc>,
+    stats: Vec<BsReadStats>,
+    bad: Vec<(String, Bad)>,
+}
+
+/// Where a row's samples go: BS and grid cell, or nowhere (outside).
+#[derive(Clone, Copy)]
+enum Place {
+    Cell { bs: usize, cell: u32 },
+    Outside { bs: usize },
+}
+
+impl Reader<'_> {
+    fn flag(&mut self, column: &str, problem: &str, row: u64) {
+        if let Some((_, b)) = self
+            .bad
+            .iter_mut()
+            .find(|(c, b)| c == column && b.problem == problem)
+        {
+            b.count += 1;
+        } else {
+            self.bad.push((
+                column.to_string(),
+                Bad {
+                    problem: problem.to_string(),
+                    count: 1,
+                    first_row: row,
+                },
+            ));
+        }
+    }
+
+    /// Check a row's BS and location; `None` if either is bad.
+    fn place(&mut self, row: u64, bs: u64, x: f64, y: f64) -> Option<Place> {
+        let mut ok = true;
+        for (col, v) in [("x_m", x), ("y_m", y)] {
+            if !v.is_finite() {
+                self.flag(col, "are NaN or infinite", row);
+                ok = false;
+            }
+        }
+        let nbs = self.binning.grids.len();
+        if bs >= nbs as u64 {
+            let problem = format!(
+                "name a BS the scenario does not have (it has bs_id 0…{})",
+                nbs.saturating_sub(1)
+            );
+            self.flag("bs_id", &problem, row);
+            ok = false;
+        }
+        if !ok {
+            return None;
+        }
+        let b = bs as usize;
+        let grid = &self.binning.grids[b];
+        Some(match grid.locate(Point::new(x, y)) {
+            Some((ix, iy)) => Place::Cell {
+                bs: b,
+                cell: grid.index(ix, iy) as u32,
+            },
+            None => Place::Outside { bs: b },
+        })
+    }
+
+    fn beam_ok(&mut self, row: u64, beam: u64) -> bool {
+        let nb = self.binning.beams;
+        if beam >= nb as u64 {
+            let problem = format!(
+                "name a beam outside the codebook (Nb = {nb}, beam_id 0…{})",
+                nb.saturating_sub(1)
+            );
+            self.flag("beam_id", &problem, row);
+            return false;
+        }
+        true
+    }
+
+    /// A sample's power in dBm if admissible (finite, at most the ceiling).
+    fn power(&mut self, row: u64, column: &str, dbm: f64) -> Option<f64> {
+        if !dbm.is_finite() {
+            self.flag(column, "are NaN or infinite", row);
+            return None;
+        }
+        if dbm > MAX_RSRP_DBM {
+            let problem = format!(
+                "are above {MAX_RSRP_DBM} dBm (expected a received power ≤ {MAX_RSRP_DBM} dBm)"
+            );
+            self.flag(column, &problem, row);
+            return None;
+        }
+        Some(dbm)
+    }
+
+    /// Average one sample into its cell (once the file has a bad value,
+    /// only counting goes on).
+    fn add(&mut self, place: Place, beam: usize, dbm: f64) {
+        if !self.bad.is_empty() {
+            return;
+        }
+        let nb = self.binning.beams;
+        let (b, cell) = match place {
+            Place::Cell { bs, cell } => (bs, cell),
+            Place::Outside { bs } => {
+                self.stats[bs].rows += 1;
+                self.stats[bs].rows_outside_grid += 1;
+                return;
+            }
+        };
+        self.stats[b].rows += 1;
+        let a = &mut self.acc[b];
+        let slot = match a.slot_of.get(&cell) {
+            Some(&s) => s,
+            None => {
+                if !(self.binning.in_area)(b, cell as usize) {
+                    self.stats[b].rows_outside_area += 1;
+                    return;
+                }
+                let s = a.cells.len() as u32;
+                a.slot_of.insert(cell, s);
+                a.cells.push(cell);
+                a.sum_w.extend(std::iter::repeat_n(0.0, nb));
+                a.count.extend(std::iter::repeat_n(0, nb));
+                s
+            }
+        };
+        let k = slot as usize * nb + beam;
+        if a.count[k] > 0 {
+            self.stats[b].repeated_rows += 1;
+        }
+        a.sum_w[k] += 10f64.powf((dbm - 30.0) / 10.0);
+        a.count[k] += 1;
+    }
+}
+
 /// Read and bin `path`. `progress` is called with the rows read so far.
 pub fn read_rsrp(
     path: &Path,
@@ -159,118 +374,79 @@ pub fn read_rsrp(
     progress: &mut dyn FnMut(u64),
 ) -> Result<RsrpTable, RsrpReadError> {
     let mut src = ParquetSource::open(path)?;
+    let nb = binning.beams;
     // A repeated name would be read as its first column, the others ignored.
-    for column in REQUIRED_COLUMNS {
+    let required = binning.layout.required_columns(nb);
+    for column in &required {
         let count = src.columns_named(column);
         if count > 1 {
             return Err(RsrpReadError::DuplicateColumn {
                 path: path.to_path_buf(),
-                column,
+                column: column.clone(),
                 count,
+                required: required.join(", "),
             });
         }
     }
-    let nb = binning.beams;
-    let nbs = binning.grids.len();
-    let mut acc: Vec<Acc> = (0..nbs).map(|_| Acc::default()).collect();
-    let mut stats = vec![BsReadStats::default(); nbs];
-    // Bad values per column, counted over the whole file before failing.
-    let mut bad: Vec<(&'static str, Bad)> = Vec::new();
-    let flag =
-        |bad: &mut Vec<(&'static str, Bad)>, column: &'static str, problem: &str, row: u64| {
-            if let Some((_, b)) = bad
-                .iter_mut()
-                .find(|(c, b)| *c == column && b.problem == problem)
-            {
-                b.count += 1;
-            } else {
-                bad.push((
-                    column,
-                    Bad {
-                        problem: problem.to_string(),
-                        count: 1,
-                        first_row: row,
-                    },
-                ));
-            }
-        };
+    let mut reader = Reader {
+        binning,
+        acc: (0..binning.grids.len()).map(|_| Acc::default()).collect(),
+        stats: vec![BsReadStats::default(); binning.grids.len()],
+        bad: Vec::new(),
+    };
     let mut row0 = 0u64;
     while let Some(batch) = src.next_batch() {
         let batch = batch?;
         let bs = column_u64(&batch, "bs_id", path)?;
         let x = column_f64(&batch, "x_m", path)?;
         let y = column_f64(&batch, "y_m", path)?;
-        let beam = column_u64(&batch, "beam_id", path)?;
-        let rsrp = column_f64(&batch, "rsrp_dbm", path)?;
-        for i in 0..batch.num_rows() {
-            let row = row0 + i as u64;
-            let mut ok = true;
-            for (col, v) in [("x_m", x[i]), ("y_m", y[i]), ("rsrp_dbm", rsrp[i])] {
-                if !v.is_finite() {
-                    flag(&mut bad, col, "are NaN or infinite", row);
-                    ok = false;
-                }
-            }
-            if rsrp[i].is_finite() && rsrp[i] > MAX_RSRP_DBM {
-                let problem = format!(
-                    "are above {MAX_RSRP_DBM} dBm (expected a received power ≤ {MAX_RSRP_DBM} dBm)"
-                );
-                flag(&mut bad, "rsrp_dbm", &problem, row);
-                ok = false;
-            }
-            if bs[i] >= nbs as u64 {
-                let problem = format!(
-                    "name a BS the scenario does not have (it has bs_id 0…{})",
-                    nbs.saturating_sub(1)
-                );
-                flag(&mut bad, "bs_id", &problem, row);
-                ok = false;
-            }
-            if beam[i] >= nb as u64 {
-                let problem = format!(
-                    "name a beam outside the codebook (Nb = {nb}, beam_id 0…{})",
-                    nb.saturating_sub(1)
-                );
-                flag(&mut bad, "beam_id", &problem, row);
-                ok = false;
-            }
-            if !ok || !bad.is_empty() {
-                continue;
-            }
-            let b = bs[i] as usize;
-            stats[b].rows += 1;
-            let grid = &binning.grids[b];
-            let Some((ix, iy)) = grid.locate(Point::new(x[i], y[i])) else {
-                stats[b].rows_outside_grid += 1;
-                continue;
-            };
-            let cell = grid.index(ix, iy) as u32;
-            let a = &mut acc[b];
-            let slot = match a.slot_of.get(&cell) {
-                Some(&s) => s,
-                None => {
-                    if !(binning.in_area)(b, cell as usize) {
-                        stats[b].rows_outside_area += 1;
-                        continue;
+        match binning.layout {
+            Layout::Long => {
+                let beam = column_u64(&batch, "beam_id", path)?;
+                let rsrp = column_f64(&batch, "rsrp_dbm", path)?;
+                for i in 0..batch.num_rows() {
+                    let row = row0 + i as u64;
+                    let place = reader.place(row, bs[i], x[i], y[i]);
+                    let beam_ok = reader.beam_ok(row, beam[i]);
+                    if let Some(dbm) = reader.power(row, "rsrp_dbm", rsrp[i])
+                        && let (Some(place), true) = (place, beam_ok)
+                    {
+                        reader.add(place, beam[i] as usize, dbm);
                     }
-                    let s = a.cells.len() as u32;
-                    a.slot_of.insert(cell, s);
-                    a.cells.push(cell);
-                    a.sum_w.extend(std::iter::repeat_n(0.0, nb));
-                    a.count.extend(std::iter::repeat_n(0, nb));
-                    s
                 }
-            };
-            let k = slot as usize * nb + beam[i] as usize;
-            if a.count[k] > 0 {
-                stats[b].repeated_rows += 1;
             }
-            a.sum_w[k] += 10f64.powf((rsrp[i] - 30.0) / 10.0);
-            a.count[k] += 1;
+            Layout::Wide { .. } => {
+                let names: Vec<String> = (0..nb)
+                    .filter_map(|b| binning.layout.beam_column(b))
+                    .collect();
+                let columns = names
+                    .iter()
+                    .map(|n| column_f64_or_nan(&batch, n, path))
+                    .collect::<Result<Vec<_>, _>>()?;
+                for i in 0..batch.num_rows() {
+                    let row = row0 + i as u64;
+                    let place = reader.place(row, bs[i], x[i], y[i]);
+                    for (b, (name, col)) in names.iter().zip(&columns).enumerate() {
+                        // Null or NaN: the beam was not reported here.
+                        if col[i].is_nan() {
+                            continue;
+                        }
+                        if let (Some(dbm), Some(place)) = (reader.power(row, name, col[i]), place) {
+                            reader.add(place, b, dbm);
+                        }
+                    }
+                }
+            }
         }
         row0 += batch.num_rows() as u64;
         progress(row0);
     }
+    let Reader {
+        acc,
+        mut stats,
+        bad,
+        ..
+    } = reader;
     if let Some((column, b)) = bad.into_iter().next() {
         return Err(RsrpReadError::BadValues {
             path: path.to_path_buf(),
@@ -363,6 +539,7 @@ mod tests {
                 beams,
                 min_beams,
                 in_area: &in_area,
+                layout: &Layout::Long,
             },
             &mut |_| {},
         )

@@ -5,4 +5,4 @@
 pub mod ckm_map;
 pub mod font;
 
-pub use ckm_map::{MapColour, MapOptions, MapSite, PlotError, plot_ckm};
+pub use ckm_map::{MapColour, MapFrame, MapOptions, MapSite, PlotError, plot_ckm, render_rgb};
