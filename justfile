@@ -93,8 +93,10 @@ sweep file *ARGS: build
 test *ARGS:
     cargo nextest run --release --workspace --no-fail-fast {{ARGS}}
 
-# Formatting and clippy.
+# Unused dependencies (cargo-machete, installed if missing), formatting and clippy.
 lint:
+    command -v cargo-machete >/dev/null || cargo install cargo-machete --locked
+    cargo machete
     cargo fmt --all -- --check
     cargo clippy --release --workspace --all-targets -- -D warnings
 
