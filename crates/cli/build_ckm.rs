@@ -3,10 +3,8 @@
 //! See docs/ckm-format.md and docs/real-measurements.md.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, bail, ensure};
-use arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt32Array, UInt64Array};
 use clap::Parser;
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -15,6 +13,7 @@ use sdusc_ckm::{BuildParams, CkmHeader, Dictionary, MissingBeams, OlsParams, bui
 use sdusc_formats::ckm_file::{MAX_CELLS, MAX_PROVENANCE, MAX_SLOTS, MAX_STRING};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
+use sdusc_formats::quality::{self, QualityRow, Residuals};
 use sdusc_formats::rsrp_read::{Binning, Layout, MAX_RSRP_DBM, read_rsrp};
 use sdusc_model::C64;
 use sdusc_model::channel::Environment;
@@ -339,13 +338,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             },
             out.display()
         );
-        quality.push(QualityRow {
-            bs_id: b as u32,
-            info,
-            stats: table.stats[b],
+        quality.push(quality_row(
+            b as u32,
+            &info,
+            &table.stats[b],
             truth_measured,
             truth_filled,
-        });
+        ));
     }
     let qpath = set.path().join("quality.parquet");
     let provenance = Provenance::new(
@@ -359,7 +358,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .with("truth", with_truth)
     .with("missing_beams", args.missing_beams.name())
     .with("min_beams", args.min_beams);
-    write_batch(&qpath, &quality_batch(&quality), &provenance)
+    write_batch(&qpath, &quality::to_batch(&quality), &provenance)
         .with_context(|| format!("cannot write quality.parquet of {}", args.out_dir.display()))?;
     // Every map and the quality table appear at once (or, on an error above,
     // none of them, and the previous set stays).
@@ -499,91 +498,38 @@ fn load_codebook(path: &Path, nt: usize) -> anyhow::Result<(Array2<C64>, String)
     Ok((w, format!("npy:{name}:{digest}")))
 }
 
-struct QualityRow {
+/// One BS's row of quality.parquet.
+fn quality_row(
     bs_id: u32,
-    info: sdusc_ckm::BuildInfo,
-    stats: sdusc_formats::rsrp_read::BsReadStats,
+    info: &sdusc_ckm::BuildInfo,
+    stats: &sdusc_formats::rsrp_read::BsReadStats,
     truth_measured: Option<NmseSummary>,
     truth_filled: Option<NmseSummary>,
-}
-
-/// The quality table (one row per BS); columns documented in docs/ckm-format.md.
-fn quality_batch(rows: &[QualityRow]) -> RecordBatch {
-    let u64c = |f: &dyn Fn(&QualityRow) -> u64| {
-        Arc::new(UInt64Array::from_iter_values(rows.iter().map(f))) as ArrayRef
-    };
-    let optc = |f: &dyn Fn(&QualityRow) -> Option<f64>| {
-        Arc::new(Float64Array::from_iter(rows.iter().map(f))) as ArrayRef
-    };
-    // Statistics over no measured cell are null, never NaN.
-    let quantile = |r: &QualityRow, q: f64| {
-        let mut v = r.info.relative_residuals.clone();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_unstable_by(f64::total_cmp);
-        Some(v[((v.len() - 1) as f64 * q).round() as usize])
-    };
+) -> QualityRow {
     let nmse = |t: Option<NmseSummary>, f: fn(&NmseSummary) -> f64| {
         t.filter(|s| s.cells > 0).map(|s| db(f(&s)))
     };
-    RecordBatch::try_from_iter(vec![
-        (
-            "bs_id",
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.bs_id))) as ArrayRef,
-        ),
-        ("cells_in_area", u64c(&|r| r.info.cells_in_area as u64)),
-        ("cells_measured", u64c(&|r| r.info.cells_measured as u64)),
-        ("cells_filled", u64c(&|r| r.info.cells_filled as u64)),
-        ("cells_empty", u64c(&|r| r.info.cells_empty as u64)),
-        ("rows", u64c(&|r| r.stats.rows)),
-        ("rows_repeated", u64c(&|r| r.stats.repeated_rows)),
-        ("rows_outside_grid", u64c(&|r| r.stats.rows_outside_grid)),
-        ("rows_outside_area", u64c(&|r| r.stats.rows_outside_area)),
-        ("cells_partial", u64c(&|r| r.stats.partial_cells)),
-        ("cells_incomplete", u64c(&|r| r.stats.incomplete_cells)),
-        (
-            "paths_mean",
-            optc(&|r| {
-                (r.info.cells_measured > 0)
-                    .then(|| r.info.paths as f64 / r.info.cells_measured as f64)
-            }),
-        ),
-        ("ols_rejected", u64c(&|r| r.info.rejected as u64)),
-        (
-            "residual_rel_mean",
-            optc(&|r| {
-                let v = &r.info.relative_residuals;
-                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-            }),
-        ),
-        ("residual_rel_p50", optc(&|r| quantile(r, 0.5))),
-        ("residual_rel_p95", optc(&|r| quantile(r, 0.95))),
-        ("residual_rel_max", optc(&|r| quantile(r, 1.0))),
-        (
-            "nmse_h_measured_db",
-            optc(&|r| nmse(r.truth_measured, |s| s.h_mean)),
-        ),
-        (
-            "nmse_cov_measured_db",
-            optc(&|r| nmse(r.truth_measured, |s| s.cov_mean)),
-        ),
-        (
-            "nmse_h_measured_median_db",
-            optc(&|r| nmse(r.truth_measured, |s| s.h_median)),
-        ),
-        (
-            "nmse_cov_measured_median_db",
-            optc(&|r| nmse(r.truth_measured, |s| s.cov_median)),
-        ),
-        (
-            "nmse_h_filled_db",
-            optc(&|r| nmse(r.truth_filled, |s| s.h_mean)),
-        ),
-        (
-            "nmse_cov_filled_db",
-            optc(&|r| nmse(r.truth_filled, |s| s.cov_mean)),
-        ),
-    ])
-    .expect("columns of equal length")
+    QualityRow {
+        bs_id,
+        cells_in_area: info.cells_in_area as u64,
+        cells_measured: info.cells_measured as u64,
+        cells_filled: info.cells_filled as u64,
+        cells_empty: info.cells_empty as u64,
+        rows: stats.rows,
+        rows_repeated: stats.repeated_rows,
+        rows_outside_grid: stats.rows_outside_grid,
+        rows_outside_area: stats.rows_outside_area,
+        cells_partial: stats.partial_cells,
+        cells_incomplete: stats.incomplete_cells,
+        paths_mean: (info.cells_measured > 0)
+            .then(|| info.paths as f64 / info.cells_measured as f64),
+        ols_rejected: info.rejected as u64,
+        residual: Residuals::of(&info.relative_residuals),
+        nmse_h_measured_db: nmse(truth_measured, |s| s.h_mean),
+        nmse_cov_measured_db: nmse(truth_measured, |s| s.cov_mean),
+        nmse_h_measured_median_db: nmse(truth_measured, |s| s.h_median),
+        nmse_cov_measured_median_db: nmse(truth_measured, |s| s.cov_median),
+        nmse_h_filled_db: nmse(truth_filled, |s| s.h_mean),
+        nmse_cov_filled_db: nmse(truth_filled, |s| s.cov_mean),
+    }
 }

@@ -10,6 +10,10 @@ use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use rayon::prelude::*;
 use sdusc_ckm::query::CkmMap;
+use sdusc_experiments::stats::fmt_ci;
+use sdusc_formats::manifest::{
+    FileRecord, RunInputs, RunManifest, ScenarioRecord, TrajectoriesRecord,
+};
 use sdusc_formats::metrics::{bs_epochs_batch, epochs_batch, user_epochs_batch};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
@@ -203,7 +207,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         args.scenario.display()
                     )
                 })?;
-                ckm_inputs.push(serde_json::json!({"path": path.display().to_string(), "sha256": file_sha256(&path)?}));
+                ckm_inputs.push(FileRecord { path: path.display().to_string(), sha256: file_sha256(&path)? });
                 Ok(Some(Arc::new(map)))
             })
             .collect::<anyhow::Result<_>>()?;
@@ -277,28 +281,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &provenance,
     )?;
 
-    let manifest = serde_json::json!({
-        "tool": "run-sdusc",
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "scenario": {"path": args.scenario.display().to_string(), "name": scenario.name, "sha256_canonical": hash,
-                     "raw": scenario.raw},
-        "inputs": {
-            "trajectories": {"path": args.trajectories.display().to_string(), "sha256": file_sha256(&args.trajectories)?,
-                             "provenance": traj_prov},
-            "ckm": ckm_inputs,
+    let manifest = RunManifest {
+        drops: drops.clone(),
+        inputs: RunInputs {
+            ckm: ckm_inputs,
+            trajectories: TrajectoriesRecord {
+                path: args.trajectories.display().to_string(),
+                provenance: traj_prov,
+                sha256: file_sha256(&args.trajectories)?,
+            },
         },
-        "schemes": schemes.iter().map(|s| s.label.clone()).collect::<Vec<_>>(),
-        "drops": drops,
-        "seed": seed,
-        "noise_power_w": world.noise_w,
-        "rate_floor_bps_hz": sdusc_sim::RATE_FLOOR_BPS_HZ,
-        "threads": rayon::current_num_threads(),
-        "timing": !args.no_timing,
-        "wall_time_s": wall.elapsed().as_secs_f64(),
-    });
+        noise_power_w: world.noise_w,
+        rate_floor_bps_hz: sdusc_sim::RATE_FLOOR_BPS_HZ,
+        scenario: ScenarioRecord {
+            name: scenario.name.clone(),
+            path: args.scenario.display().to_string(),
+            raw: scenario.raw.clone(),
+            sha256_canonical: hash.clone(),
+        },
+        schemes: schemes.iter().map(|s| s.label.clone()).collect(),
+        seed,
+        threads: rayon::current_num_threads(),
+        timing: !args.no_timing,
+        tool: "run-sdusc".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        wall_time_s: wall.elapsed().as_secs_f64(),
+    };
     sdusc_formats::atomic::write_bytes(
         &out("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+        // Through a JSON value: every object's keys sorted, nested ones too.
+        serde_json::to_string_pretty(&serde_json::to_value(&manifest)?)?.as_bytes(),
     )
     .with_context(|| format!("cannot write {}", out("manifest.json").display()))?;
     set.commit()
@@ -312,13 +324,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.out_dir.display()
     );
     Ok(())
-}
-
-fn fmt_ci(m: &sdusc_sim::summary::MeanCi) -> String {
-    match m.half_width {
-        Some(h) => format!("{:.2} ± {:.2}", m.mean, h),
-        None => format!("{:.2}", m.mean),
-    }
 }
 
 /// The summary table: accumulated PFR at the last epoch with its 95% CI over

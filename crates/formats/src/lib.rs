@@ -4,9 +4,11 @@
 
 pub mod atomic;
 pub mod ckm_file;
+pub mod manifest;
 pub mod metrics;
 pub mod parquet_io;
 pub mod provenance;
+pub mod quality;
 pub mod rsrp;
 pub mod rsrp_read;
 pub mod traj;
