@@ -7,6 +7,7 @@ mod util;
 mod ckm;
 mod ckm_hostile;
 mod generate;
+mod layouts;
 mod refusals;
 mod run;
 mod streams;

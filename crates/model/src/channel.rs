@@ -9,6 +9,8 @@
 //! - NLoS paths (Np−1 with LoS, Np without): θ_q(p) ~ U(−π, π) and
 //!   α_q(p) = α0 d^−η / ρ_q(p), ρ_q ~ U(ρ_lo, ρ_hi), both spatially consistent
 //!   fields of p keyed by (environment seed, BS, path index).
+//! - With wrap-around (hex layouts) every quantity of the link b → p is
+//!   that of the image of p nearest b (SPEC §14.3), fields included.
 //! - Phases w_{q,n} are redrawn every epoch (block fading), keyed by
 //!   (drop seed, epoch, BS, user, path): intra-cell U(0, 2π); inter-cell
 //!   N(0, std²) under the paper model, U(0, 2π) under the uniform model.
@@ -88,11 +90,20 @@ impl Environment {
     }
 
     /// The paths of link BS `b` → location `p` (LoS first when present).
+    /// With wrap-around, of the image of `p` nearest `b` (distance, angle,
+    /// LoS and the path fields alike).
     pub fn paths(&self, b: usize, p: Point) -> Vec<Path> {
+        self.paths_with_los(b, p, self.cells.has_los(b, p))
+    }
+
+    /// [`Environment::paths`] when the caller already knows whether `b` sees
+    /// `p` in LoS (`los` must equal `self.cells.has_los(b, p)`): e.g. `p` is
+    /// known to lie in cell `c`, so LoS iff `b == c`. Skips the O(L) cell test.
+    pub fn paths_with_los(&self, b: usize, p: Point, los: bool) -> Vec<Path> {
         let site = self.cells.sites[b];
+        let p = self.cells.image(b, p);
         let d = p.distance(site.position).max(1.0);
         let los_power = self.alpha0 * d.powf(-self.exponent);
-        let los = self.cells.has_los(b, p);
         let mut out = Vec::with_capacity(self.paths);
         if los {
             out.push(Path {
