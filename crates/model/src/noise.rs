@@ -97,4 +97,25 @@ mod tests {
         let ratio = calibrated_noise_power(&s2, &env) / sigma2;
         assert!((ratio - 2.0).abs() < 1e-9, "{ratio}");
     }
+    #[test]
+    fn calibration_is_the_same_whatever_the_thread_count() {
+        let text = include_str!("../../../pipelines/smoke.toml").replace(
+            "layout = \"paper\"",
+            "layout = \"hex\"\nrings = 1\nisd_m = 200.0\nwraparound = true",
+        );
+        let s = Scenario::from_toml(&text, "hex").unwrap();
+        let env = Environment::from_scenario(&s);
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| calibrated_noise_power(&s, &env))
+        };
+        let one = on(1);
+        assert!(one > 0.0 && one.is_finite());
+        assert_eq!(one.to_bits(), on(3).to_bits());
+        // 21 cells of ≈ 2·10⁴ m² boxes: coarser than 1 m.
+        assert!(calibration_step_m(&env) > 1.0);
+    }
 }
