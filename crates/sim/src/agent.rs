@@ -8,7 +8,9 @@
 //! out of its reach by construction.
 //!
 //! Per epoch n: [`BsAgent::plan`] (steps 1–3: sensing update, scheduling,
-//! outgoing messages) then [`BsAgent::beamform`] (step 4).
+//! outgoing messages to the BSs that coordinate with this one — all others
+//! unless `[coordination]` limits them) then [`BsAgent::beamform`] (step 4;
+//! the leakage sums over the received locations, i.e. the neighbours' users).
 
 use std::path::PathBuf;
 use std::sync::Arc;
