@@ -58,6 +58,13 @@ all: build
     just ckm {{paper}} data/paper
     just run {{paper}} data/paper
 
+# Every stage on the 19-site hex network (pipelines/hex19.toml: 57 sectors, wrap-around) into data/hex19/.
+hex19 *ARGS: build
+    just traj pipelines/hex19.toml data/hex19
+    just rsrp pipelines/hex19.toml data/hex19
+    just ckm pipelines/hex19.toml data/hex19
+    just run pipelines/hex19.toml data/hex19 --schemes sd-uscb,pwmmse,fp-salinr-perfect,cwmmse {{ARGS}}
+
 # ── the paper ────────────────────────────────────────────────────────────
 
 # All experiments (fig5–9, table1, thm1, gap) + data/paper/REPORT.md; `just paper --drops 16` for tighter CIs.

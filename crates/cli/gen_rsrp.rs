@@ -23,7 +23,8 @@ const ROWS_PER_CHUNK: usize = 64;
 
 /// Simulate a drive test: for every BS, the RSRP of each beam of the Nb-beam
 /// DFT codebook at a random `ckm.measured_fraction` of the grid cells of its
-/// CKM area (the other cells' regions), averaged over `ckm.snapshots`
+/// CKM area (the regions of the cells it coordinates with: every other cell
+/// unless `[coordination]` limits them), averaged over `ckm.snapshots`
 /// snapshots with measurement noise of the calibrated power σc².
 #[derive(Debug, Parser)]
 #[command(

@@ -8,9 +8,11 @@
 pub mod array;
 pub mod channel;
 pub mod codebook;
+pub mod coordination;
 pub mod drivetest;
 pub mod field;
 pub mod geometry;
+pub mod layout;
 pub mod mobility;
 pub mod noise;
 pub mod rng;

@@ -11,7 +11,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::geometry::{BsSite, Point};
+use crate::coordination::{self, NeighbourRule};
+use crate::geometry::{BsSite, Cells, Point};
+use crate::layout::{self, Wraparound};
 
 /// Why a scenario was refused.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,30 @@ pub struct RawScenario {
     pub sensing: RawSensing,
     #[serde(default)]
     pub run: RawRun,
+    /// `[coordination]` (optional; absent = every BS coordinates with all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordination: Option<RawCoordination>,
+}
+
+/// `[coordination]`: which BSs each BS coordinates with (SPEC §14.3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCoordination {
+    /// "all" (default: every other BS, the paper), "radius" (every BS whose
+    /// site is within `radius_m`, wrapped) or "count" (the `count` BSs whose
+    /// mean received power over their cell is strongest).
+    #[serde(default = "default_neighbours")]
+    pub neighbours: String,
+    /// `neighbours = "radius"`: site-to-site distance, metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radius_m: Option<f64>,
+    /// `neighbours = "count"`: neighbours per BS, 1…L−1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+}
+
+fn default_neighbours() -> String {
+    "all".to_string()
 }
 
 /// `[network]`: base stations and arrays.
@@ -77,7 +103,8 @@ pub struct RawScenario {
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
     /// Site layout: "paper" (3 BSs at (0,0), (180,0), (90,90√3) m, broadsides
-    /// facing the centroid) or "explicit" (use `sites`).
+    /// facing the centroid), "explicit" (use `sites`) or "hex" (use `rings`,
+    /// `isd_m`, `sectors`, `sector_broadsides_deg`, `wraparound`).
     pub layout: String,
     /// Explicit sites, one table per BS (`layout = "explicit"` only):
     /// `{ x_m, y_m, broadside_deg }`, broadside azimuth counter-clockwise from +x.
@@ -97,6 +124,23 @@ pub struct RawNetwork {
     pub min_distance_m: f64,
     /// Half-width of each BS's sector around its broadside, degrees (0, 90].
     pub sector_half_width_deg: f64,
+    /// `layout = "hex"`: rings of sites around the centre, 0…6 (0, 1, 2 →
+    /// 1, 7, 19 sites).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rings: Option<usize>,
+    /// `layout = "hex"`: inter-site distance, metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isd_m: Option<f64>,
+    /// `layout = "hex"`: co-located sectors per site, 1 or 3 (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sectors: Option<usize>,
+    /// `layout = "hex"`: the sectors' broadside azimuths, degrees CCW from
+    /// +x, one per sector (default the first `sectors` of 30, 150, 270).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_broadsides_deg: Option<Vec<f64>>,
+    /// `layout = "hex"`: 3GPP wrap-around (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wraparound: Option<bool>,
 }
 
 /// One explicit BS site.
@@ -267,6 +311,13 @@ pub enum PhaseModel {
 pub struct Scenario {
     pub name: String,
     pub sites: Vec<BsSite>,
+    /// The wrap-around of a hex layout with `wraparound = true`.
+    pub wraparound: Option<Wraparound>,
+    /// The `[coordination]` rule (`All` when the section is absent).
+    pub coordination: NeighbourRule,
+    /// Per BS, the BSs it coordinates with, ascending; `None`: every other
+    /// BS (`NeighbourRule::All`).
+    pub neighbours: Option<Vec<Vec<usize>>>,
     pub tx_antennas: usize,
     pub rx_antennas: usize,
     /// Per-BS power budget, W.
@@ -394,58 +445,7 @@ impl Scenario {
             ));
         }
         let n = &raw.network;
-        let sites = match n.layout.as_str() {
-            "paper" => {
-                if !n.sites.is_empty() {
-                    return Err(invalid(
-                        "network.sites",
-                        format!("{} sites", n.sites.len()),
-                        "no sites with layout = \"paper\" (use layout = \"explicit\")",
-                    ));
-                }
-                paper_sites()
-            }
-            "explicit" => {
-                if n.sites.is_empty() {
-                    return Err(invalid(
-                        "network.sites",
-                        "[]",
-                        "at least one site with layout = \"explicit\"",
-                    ));
-                }
-                let mut sites = Vec::with_capacity(n.sites.len());
-                for (i, s) in n.sites.iter().enumerate() {
-                    let field = |f: &str| format!("network.sites[{i}].{f}");
-                    let lim = MAX_SITE_COORDINATE_M;
-                    check_range(&field("x_m"), s.x_m, -lim, lim)?;
-                    check_range(&field("y_m"), s.y_m, -lim, lim)?;
-                    check_range(&field("broadside_deg"), s.broadside_deg, -360.0, 360.0)?;
-                    sites.push(BsSite {
-                        position: Point::new(s.x_m, s.y_m),
-                        broadside_rad: s.broadside_deg.to_radians(),
-                    });
-                }
-                for i in 0..sites.len() {
-                    for j in 0..i {
-                        if sites[i].position.distance(sites[j].position) < 1.0 {
-                            return Err(invalid(
-                                &format!("network.sites[{i}]"),
-                                format!("({}, {})", sites[i].position.x, sites[i].position.y),
-                                &format!("a site at least 1 m from site {j}"),
-                            ));
-                        }
-                    }
-                }
-                sites
-            }
-            other => {
-                return Err(invalid(
-                    "network.layout",
-                    format!("{other:?}"),
-                    "\"paper\" or \"explicit\"",
-                ));
-            }
-        };
+        let (sites, wraparound) = network_sites(n)?;
         let tx_antennas = check_count("network.tx_antennas", n.tx_antennas, 1, 1024)?;
         let rx_antennas = check_count("network.rx_antennas", n.rx_antennas, 1, 1024)?;
         let power_dbm = check_range("network.power_dbm", n.power_dbm, -30.0, 80.0)?;
@@ -610,10 +610,27 @@ impl Scenario {
             )?),
         };
         let drops = check_count("run.drops", raw.run.drops, 1, 100_000)?;
+        if n.layout == "hex" {
+            check_hex_cells(n, cell_radius_m, sector)?;
+        }
+        let cells = Cells {
+            wraparound,
+            ..Cells::new(
+                sites.clone(),
+                min_distance_m,
+                cell_radius_m,
+                sector.to_radians(),
+            )
+        };
+        let coordination = coordination::rule(raw.coordination.as_ref(), sites.len())?;
+        let neighbours = coordination::neighbour_sets(&cells, coordination, exponent)?;
 
         Ok(Scenario {
             name: raw.name.clone(),
             sites,
+            wraparound,
+            coordination,
+            neighbours,
             tx_antennas,
             rx_antennas,
             power_w: dbm_to_w(power_dbm),
@@ -667,16 +684,21 @@ impl Scenario {
     /// `[channel]` and `[ckm]` — hex. Drive tests and CKMs carry this hash:
     /// changing users, epochs, sensing or run settings keeps them valid.
     pub fn world_hash(&self) -> String {
+        // `[coordination]` shapes the CKM areas; absent, it is left out, so
+        // the hash of a scenario without it is what it always was.
         #[derive(Serialize)]
         struct WorldPart<'a> {
             network: &'a RawNetwork,
             channel: &'a RawChannel,
             ckm: &'a RawCkm,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            coordination: Option<&'a RawCoordination>,
         }
         let part = WorldPart {
             network: &self.raw.network,
             channel: &self.raw.channel,
             ckm: &self.raw.ckm,
+            coordination: self.raw.coordination.as_ref(),
         };
         let canonical = toml::to_string(&part).expect("scenario sections serialize");
         Sha256::digest(canonical.as_bytes())
@@ -698,6 +720,185 @@ impl Scenario {
     pub fn wavelength_m(&self) -> f64 {
         SPEED_OF_LIGHT / self.carrier_hz
     }
+}
+
+/// The sites of `[network]` and, for a hex layout with wrap-around, its
+/// wrap-around.
+fn network_sites(n: &RawNetwork) -> Result<(Vec<BsSite>, Option<Wraparound>), ScenarioError> {
+    if n.layout != "hex" {
+        let hex_only = [
+            ("rings", n.rings.is_some()),
+            ("isd_m", n.isd_m.is_some()),
+            ("sectors", n.sectors.is_some()),
+            ("sector_broadsides_deg", n.sector_broadsides_deg.is_some()),
+            ("wraparound", n.wraparound.is_some()),
+        ];
+        if let Some((key, _)) = hex_only.iter().find(|(_, set)| *set) {
+            return Err(invalid(
+                &format!("network.{key}"),
+                format!("set with layout = {:?}", n.layout),
+                "no hex fields unless layout = \"hex\"",
+            ));
+        }
+    }
+    match n.layout.as_str() {
+        "paper" => {
+            if !n.sites.is_empty() {
+                return Err(invalid(
+                    "network.sites",
+                    format!("{} sites", n.sites.len()),
+                    "no sites with layout = \"paper\" (use layout = \"explicit\")",
+                ));
+            }
+            Ok((paper_sites(), None))
+        }
+        "explicit" => explicit_sites(&n.sites).map(|s| (s, None)),
+        "hex" => hex_layout(n),
+        other => Err(invalid(
+            "network.layout",
+            format!("{other:?}"),
+            "\"paper\", \"explicit\" or \"hex\"",
+        )),
+    }
+}
+
+/// Explicit sites: coordinates in range; two sites closer than 1 m must be
+/// co-located sectors (the same position, broadsides at least 1° apart).
+fn explicit_sites(raw: &[RawSite]) -> Result<Vec<BsSite>, ScenarioError> {
+    if raw.is_empty() {
+        return Err(invalid(
+            "network.sites",
+            "[]",
+            "at least one site with layout = \"explicit\"",
+        ));
+    }
+    let mut sites = Vec::with_capacity(raw.len());
+    for (i, s) in raw.iter().enumerate() {
+        let field = |f: &str| format!("network.sites[{i}].{f}");
+        let lim = MAX_SITE_COORDINATE_M;
+        check_range(&field("x_m"), s.x_m, -lim, lim)?;
+        check_range(&field("y_m"), s.y_m, -lim, lim)?;
+        check_range(&field("broadside_deg"), s.broadside_deg, -360.0, 360.0)?;
+        sites.push(BsSite {
+            position: Point::new(s.x_m, s.y_m),
+            broadside_rad: s.broadside_deg.to_radians(),
+        });
+    }
+    for i in 0..sites.len() {
+        for j in 0..i {
+            let (a, b) = (sites[i], sites[j]);
+            let apart = a.position.distance(b.position);
+            let turn = wrap_angle(a.broadside_rad - b.broadside_rad).abs();
+            let sector_of_site = apart == 0.0 && turn >= 1f64.to_radians() - 1e-12;
+            if apart < 1.0 && !sector_of_site {
+                return Err(invalid(
+                    &format!("network.sites[{i}]"),
+                    format!(
+                        "({}, {}) with broadside {}°",
+                        a.position.x, a.position.y, raw[i].broadside_deg
+                    ),
+                    &format!(
+                        "a site at least 1 m from site {j}, or a co-located sector of it \
+                         (the same x_m, y_m and a broadside_deg at least 1° from its)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(sites)
+}
+
+/// Largest `network.rings` of a hex layout (127 sites).
+pub const MAX_HEX_RINGS: usize = 6;
+
+/// The sites (and wrap-around) of `layout = "hex"`.
+fn hex_layout(n: &RawNetwork) -> Result<(Vec<BsSite>, Option<Wraparound>), ScenarioError> {
+    if !n.sites.is_empty() {
+        return Err(invalid(
+            "network.sites",
+            format!("{} sites", n.sites.len()),
+            "no sites with layout = \"hex\" (they follow from rings and isd_m)",
+        ));
+    }
+    let rings = n.rings.ok_or_else(|| {
+        invalid(
+            "network.rings",
+            "missing",
+            &format!("an integer in [0, {MAX_HEX_RINGS}] with layout = \"hex\""),
+        )
+    })?;
+    let rings = check_count("network.rings", rings, 0, MAX_HEX_RINGS)?;
+    let isd_m = n.isd_m.ok_or_else(|| {
+        invalid(
+            "network.isd_m",
+            "missing",
+            "an inter-site distance in m with layout = \"hex\"",
+        )
+    })?;
+    let isd_m = check_range("network.isd_m", isd_m, 1.0, 1e5)?;
+    let sectors = n.sectors.unwrap_or(3);
+    if sectors != 1 && sectors != 3 {
+        return Err(invalid("network.sectors", sectors, "1 or 3"));
+    }
+    let broadsides_deg = match &n.sector_broadsides_deg {
+        None => layout::DEFAULT_SECTOR_BROADSIDES_DEG[..sectors].to_vec(),
+        Some(v) if v.len() != sectors => {
+            return Err(invalid(
+                "network.sector_broadsides_deg",
+                format!("{v:?} ({} numbers)", v.len()),
+                &format!("one broadside per sector ({sectors} numbers, network.sectors)"),
+            ));
+        }
+        Some(v) => v.clone(),
+    };
+    for (i, &deg) in broadsides_deg.iter().enumerate() {
+        let field = format!("network.sector_broadsides_deg[{i}]");
+        check_range(&field, deg, -360.0, 360.0)?;
+        for (j, &other) in broadsides_deg[..i].iter().enumerate() {
+            if wrap_angle((deg - other).to_radians()).abs() < 1f64.to_radians() - 1e-12 {
+                return Err(invalid(
+                    &field,
+                    deg,
+                    &format!("a broadside at least 1° from sector {j}'s ({other}°)"),
+                ));
+            }
+        }
+    }
+    let rad: Vec<f64> = broadsides_deg.iter().map(|d| d.to_radians()).collect();
+    let wrap = n.wraparound.unwrap_or(false);
+    Ok((
+        layout::hex_sites(rings, isd_m, &rad),
+        wrap.then(|| Wraparound::hex(rings, isd_m)),
+    ))
+}
+
+/// Hex cells must reach their Voronoi hexagon's corners (no gaps at the
+/// corners), and 3 sectors must cover their site's full circle.
+fn check_hex_cells(
+    n: &RawNetwork,
+    cell_radius_m: f64,
+    half_width_deg: f64,
+) -> Result<(), ScenarioError> {
+    let isd_m = n.isd_m.unwrap_or(0.0);
+    let corner = isd_m / 3f64.sqrt();
+    if cell_radius_m < corner - 1e-9 {
+        return Err(invalid(
+            "network.cell_radius_m",
+            cell_radius_m,
+            &format!(
+                "at least isd_m/√3 = {corner:.3} m with layout = \"hex\" (the site hexagon's \
+                 corner; a smaller radius leaves gaps between cells)"
+            ),
+        ));
+    }
+    if n.sectors.unwrap_or(3) == 3 && half_width_deg < 60.0 {
+        return Err(invalid(
+            "network.sector_half_width_deg",
+            half_width_deg,
+            "at least 60 with 3 sectors per site (3 × ±60° cover the circle; less leaves gaps)",
+        ));
+    }
+    Ok(())
 }
 
 /// The paper's three sites: (0,0), (180,0), (90, 90√3) m, each broadside
@@ -844,6 +1045,162 @@ mod tests {
             Scenario::from_toml(&SMOKE.replace("threshold = 1.0", "threshold = 0.5"), "d").unwrap();
         assert_ne!(a.hash(), d.hash());
         assert_eq!(a.world_hash(), d.world_hash());
+    }
+
+    fn hex_smoke(extra: &str) -> String {
+        SMOKE.replace(
+            "layout = \"paper\"",
+            &format!("layout = \"hex\"\nrings = 1\nisd_m = 200.0\n{extra}"),
+        )
+    }
+
+    #[test]
+    fn hex_layouts_validate_with_sites_sectors_and_wrap() {
+        let s = Scenario::from_toml(&hex_smoke("wraparound = true"), "hex").unwrap();
+        assert_eq!(s.num_bs(), 21);
+        assert!(s.wraparound.is_some());
+        assert!((s.sites[1].broadside_rad - 150f64.to_radians()).abs() < 1e-12);
+        let one = Scenario::from_toml(
+            &hex_smoke("sectors = 1\nsector_broadsides_deg = [0.0]"),
+            "hex",
+        )
+        .unwrap();
+        assert_eq!(one.num_bs(), 7);
+        assert!(one.wraparound.is_none());
+        assert_eq!(one.sites[0].broadside_rad, 0.0);
+    }
+
+    #[test]
+    fn bad_hex_fields_are_refused_by_name() {
+        let cases = [
+            (hex_smoke("sectors = 2"), "network.sectors"),
+            (
+                hex_smoke("rings = 9").replace("rings = 1\n", ""),
+                "network.rings",
+            ),
+            (hex_smoke("").replace("rings = 1\n", ""), "network.rings"),
+            (
+                hex_smoke("").replace("isd_m = 200.0\n", ""),
+                "network.isd_m",
+            ),
+            (
+                hex_smoke("").replace("isd_m = 200.0", "isd_m = -5.0"),
+                "network.isd_m",
+            ),
+            (
+                hex_smoke("sector_broadsides_deg = [30.0]"),
+                "network.sector_broadsides_deg",
+            ),
+            (
+                hex_smoke("sector_broadsides_deg = [30.0, 30.5, 270.0]"),
+                "network.sector_broadsides_deg[1]",
+            ),
+            (
+                hex_smoke("").replace("isd_m = 200.0", "isd_m = 300.0"),
+                "network.cell_radius_m",
+            ),
+            (
+                hex_smoke("").replace(
+                    "sector_half_width_deg = 60.0",
+                    "sector_half_width_deg = 50.0",
+                ),
+                "network.sector_half_width_deg",
+            ),
+            (
+                SMOKE.replace(
+                    "layout = \"paper\"",
+                    "layout = \"paper\"\nwraparound = true",
+                ),
+                "network.wraparound",
+            ),
+            (
+                SMOKE.replace("layout = \"paper\"", "layout = \"hexagonal\""),
+                "network.layout",
+            ),
+        ];
+        for (text, field) in cases {
+            let err = Scenario::from_toml(&text, "x.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("`{field}`")) && err.contains("expected"),
+                "{field}: {err}"
+            );
+        }
+    }
+
+    fn explicit(sites: &str) -> String {
+        SMOKE.replace(
+            "layout = \"paper\"",
+            &format!("layout = \"explicit\"\n{sites}"),
+        )
+    }
+
+    #[test]
+    fn explicit_sites_may_be_colocated_sectors_with_different_broadsides() {
+        let sectors = "sites = [{ x_m = 0.0, y_m = 0.0, broadside_deg = 30.0 }, \
+                       { x_m = 0.0, y_m = 0.0, broadside_deg = 150.0 }]";
+        let s = Scenario::from_toml(&explicit(sectors), "x").unwrap();
+        assert_eq!(s.num_bs(), 2);
+        for bad in [
+            "sites = [{ x_m = 0.0, y_m = 0.0, broadside_deg = 30.0 }, \
+             { x_m = 0.0, y_m = 0.0, broadside_deg = -330.0 }]",
+            "sites = [{ x_m = 0.0, y_m = 0.0, broadside_deg = 30.0 }, \
+             { x_m = 0.5, y_m = 0.0, broadside_deg = 150.0 }]",
+        ] {
+            let err = Scenario::from_toml(&explicit(bad), "x")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("`network.sites[1]`") && err.contains("at least 1 m from site 0"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn coordination_is_validated_and_enters_the_world_hash() {
+        let base = Scenario::from_toml(SMOKE, "a").unwrap();
+        assert_eq!(base.coordination, NeighbourRule::All);
+        assert!(base.neighbours.is_none());
+        let text = format!("{SMOKE}\n[coordination]\nneighbours = \"count\"\ncount = 1\n");
+        let s = Scenario::from_toml(&text, "b").unwrap();
+        assert_eq!(s.neighbours.as_ref().map(|n| n[0].len()), Some(1));
+        assert_ne!(s.world_hash(), base.world_hash());
+        let all = format!("{SMOKE}\n[coordination]\nneighbours = \"all\"\n");
+        assert!(Scenario::from_toml(&all, "c").unwrap().neighbours.is_none());
+        let lonely = format!("{SMOKE}\n[coordination]\nneighbours = \"radius\"\nradius_m = 10.0\n");
+        let err = Scenario::from_toml(&lonely, "d").unwrap_err().to_string();
+        assert!(
+            err.contains("`coordination.radius_m`") && err.contains("BS 0 has none"),
+            "{err}"
+        );
+        let typo = format!("{SMOKE}\n[coordination]\nneighbors = \"all\"\n");
+        let err = Scenario::from_toml(&typo, "e").unwrap_err().to_string();
+        assert!(err.contains("neighbors"), "{err}");
+    }
+
+    /// The hashes of the shipped scenarios as they were before hex layouts
+    /// and `[coordination]` existed: CKMs built then must stay valid.
+    #[test]
+    fn existing_scenario_hashes_are_unchanged() {
+        let cases = [
+            (
+                SMOKE,
+                "2e63e04b256ef5c3f7e095a6538529638c5a37a20dfde4489c6ba8d110dab15f",
+                "092768318bcac44a1898166b5890ed5cf4d69f2d885d404819db4da340df19d9",
+            ),
+            (
+                PAPER,
+                "e8cd744cf8b322dc3c6f296889b9d326287fab675805324a12e10dd7b7dd5e32",
+                "ebcf8c5e60bbc47df322876396bc075f37b63592aa335ccced8b645aaa532963",
+            ),
+        ];
+        for (text, hash, world) in cases {
+            let s = Scenario::from_toml(text, "x").unwrap();
+            assert_eq!(s.hash(), hash);
+            assert_eq!(s.world_hash(), world);
+        }
     }
 
     #[test]

@@ -1198,12 +1198,7 @@ mod tests {
     fn tracks_stay_in_the_cell_and_off_the_site() {
         use sdusc_model::geometry::Cells;
         let site = model(paper_params()).site();
-        let cells = Cells {
-            sites: vec![site],
-            min_distance_m: 10.0,
-            cell_radius_m: 60.0,
-            sector_half_width_rad: 1.0,
-        };
+        let cells = Cells::new(vec![site], 10.0, 60.0, 1.0);
         let mut t = tracker(1).with_cell(cells.clone(), 0).unwrap();
         // A user heading out of the cell, 1 m from its edge.
         let p = site.position.add(site.direction(0.0).scale(59.0));

@@ -8,7 +8,9 @@
 //! out of its reach by construction.
 //!
 //! Per epoch n: [`BsAgent::plan`] (steps 1–3: sensing update, scheduling,
-//! outgoing messages) then [`BsAgent::beamform`] (step 4).
+//! outgoing messages to the BSs that coordinate with this one — all others
+//! unless `[coordination]` limits them) then [`BsAgent::beamform`] (step 4;
+//! the leakage sums over the received locations, i.e. the neighbours' users).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,7 +38,9 @@ pub struct AgentConfig {
     pub num_bs: usize,
     pub site: BsSite,
     /// The network's cells (a planning fact every BS knows): the tracker
-    /// keeps its users inside cell `id`.
+    /// keeps its users inside cell `id`; its neighbour sets say whom to send
+    /// locations to; its wrap-around maps a received location to the image
+    /// this BS's CKM covers.
     pub cells: Cells,
     /// σ² of the inter-cell path phases for `leakage=phase-aware` (∞ for
     /// uniform phases). A real BS would estimate it from its CKM's residuals.
@@ -257,7 +261,10 @@ impl BsAgent {
 
         // STEP 3: outgoing messages.
         let sender = self.cfg.id as u16;
-        let others = (0..self.cfg.num_bs).filter(|&m| m != self.cfg.id);
+        // The BSs that coordinate with this one (all others by default).
+        let id = self.cfg.id;
+        let cells = &self.cfg.cells;
+        let others = (0..self.cfg.num_bs).filter(|&m| cells.coordinates_with(m, id));
         let mut outgoing = Vec::new();
         let mut central_upload = None;
         match self.cfg.scheme.beamformer {
@@ -391,6 +398,8 @@ impl BsAgent {
                 let mut sum = LeakageSum::new(ckm);
                 for msg in &inbox.locations {
                     for (i, &p) in msg.locations.iter().enumerate() {
+                        // The CKM is in this BS's frame: the image it sees.
+                        let p = self.cfg.cells.image(self.cfg.id, p);
                         let est = ckm.lookup(p).map_err(|e| self.err(e))?;
                         match self.cfg.scheme.leakage {
                             LeakageModel::Vector => sum.add_vector(&est, 1.0),

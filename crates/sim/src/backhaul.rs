@@ -26,11 +26,13 @@
 //! epoch n is delivered, decoded, in epoch n, Td after it was sent, before the
 //! receiver beamforms.
 //!
-//! What each scheme sends per epoch (bytes per BS, L BSs, |S_m| scheduled):
-//! - SD-USCB: its locations to each of the L−1 others: (L−1)(4 + 8|S_m|);
-//!   with `leakage=robust` (SD-USCB-robust) (L−1)(4 + 11|S_m|).
-//! - FP-SALINR (perfect CSI): to each other BS ℓ the channels h_{ℓ,t} of its
-//!   own scheduled users t (which they fed back): (L−1)(6 + 8|S_m|Nt).
+//! What each scheme sends per epoch (bytes per BS, L BSs, |S_m| scheduled,
+//! K_m the BSs that coordinate with m — every other BS, K_m = L−1, unless
+//! `[coordination]` limits them, SPEC §14.3):
+//! - SD-USCB: its locations to each of the K_m: K_m(4 + 8|S_m|);
+//!   with `leakage=robust` (SD-USCB-robust) K_m(4 + 11|S_m|).
+//! - FP-SALINR (perfect CSI): to each of the K_m BSs ℓ the channels h_{ℓ,t}
+//!   of its own scheduled users t (which they fed back): K_m(6 + 8|S_m|Nt).
 //! - CWMMSE: to the central unit the channels from every BS to its scheduled
 //!   users, 6 + 8|S_m|·L·Nt, and back the beams, 6 + 8|S_m|Nt (counted as
 //!   received).

@@ -326,3 +326,44 @@ fn mismatched_trajectories_are_refused() {
     r[0].bs_id = (r[0].bs_id + 1) % 3;
     assert!(world.drop_truth(&r, 0, 5).is_err());
 }
+
+/// Neighbour-limited coordination (SPEC §14.3): locations go only to the
+/// BSs that coordinate with the sender, each BS's leakage sees only its
+/// neighbours' users, and every BS still interferes in the evaluation.
+#[test]
+fn locations_go_only_to_neighbours() {
+    let text = include_str!("../../../pipelines/smoke.toml")
+        .replace(
+            "layout = \"paper\"",
+            "layout = \"hex\"\nrings = 0\nisd_m = 200.0\nwraparound = true",
+        )
+        .replace("count = 4", "count = 2");
+    let text = format!("{text}\n[coordination]\nneighbours = \"count\"\ncount = 1\n");
+    let s = Scenario::from_toml(&text, "hex-smoke").unwrap();
+    let n = s.neighbours.clone().unwrap();
+    assert!(n.iter().all(|set| set.len() == 1));
+    let world = World::new(s.clone());
+    let truth = world.drop_truth(&rows(&s, 1), 0, 5).unwrap();
+    let out = run_scheme_drop(
+        &world,
+        &truth,
+        &true_ckms(&world),
+        &Scheme::parse("sd-uscb").unwrap(),
+        &opts(),
+    )
+    .unwrap();
+    let scheduled = |epoch: u32, b: usize| {
+        out.bs
+            .iter()
+            .find(|o| o.epoch == epoch && o.bs_id as usize == b)
+            .map(|o| 4 + 8 * o.n_scheduled as u64)
+            .unwrap()
+    };
+    for r in &out.bs {
+        let b = r.bs_id as usize;
+        let audience = (0..s.num_bs()).filter(|&l| n[l].contains(&b)).count() as u64;
+        assert_eq!(r.backhaul_tx_bytes, audience * scheduled(r.epoch, b));
+        let heard: u64 = n[b].iter().map(|&m| scheduled(r.epoch, m)).sum();
+        assert_eq!(r.backhaul_rx_bytes, heard, "BS {b} epoch {}", r.epoch);
+    }
+}
