@@ -20,7 +20,7 @@ use bytesize::ByteSize;
 use sdusc_formats::rsrp::RsrpRow;
 use sdusc_formats::traj::TrajRow;
 use sdusc_model::Scenario;
-use sdusc_model::geometry::{Cells, ckm_grid};
+use sdusc_model::geometry::Cells;
 
 /// `--max-memory` values: a size such as `8GiB`, `512MB`, `4G`, or `none`.
 pub fn parse_max_memory(text: &str) -> anyhow::Result<Option<u64>> {
@@ -147,7 +147,7 @@ impl MemoryArg {
 fn grid_cells(s: &Scenario) -> Vec<f64> {
     let cells = Cells::from_scenario(s);
     (0..s.num_bs())
-        .map(|b| ckm_grid(&cells, b, s.grid_m).len() as f64)
+        .map(|b| s.ckm_grid(&cells, b).len() as f64)
         .collect()
 }
 
@@ -174,7 +174,7 @@ pub fn gen_traj(s: &Scenario, drops: usize) -> Estimate {
 pub fn gen_rsrp(s: &Scenario, fraction: f64, rows_per_chunk: usize, threads: usize) -> Estimate {
     let cells = Cells::from_scenario(s);
     let widest = (0..s.num_bs())
-        .map(|b| ckm_grid(&cells, b, s.grid_m).nx)
+        .map(|b| s.ckm_grid(&cells, b).nx)
         .max()
         .unwrap_or(0) as f64;
     let chunk_rows = widest * rows_per_chunk as f64 * s.beams as f64 * fraction;

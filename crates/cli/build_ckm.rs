@@ -18,8 +18,8 @@ use sdusc_formats::rsrp_read::{Binning, Layout, MAX_RSRP_DBM, read_rsrp};
 use sdusc_model::C64;
 use sdusc_model::channel::Environment;
 use sdusc_model::codebook::dft_codebook;
-use sdusc_model::geometry::{Cells, ckm_grid, in_ckm_area};
-use sdusc_model::scenario::{MAX_NAME_BYTES, dbm_to_w, w_to_dbm};
+use sdusc_model::geometry::{Cells, Point, ckm_grid_on, in_ckm_area};
+use sdusc_model::scenario::{GridAlign, MAX_NAME_BYTES, dbm_to_w, w_to_dbm};
 use sha2::{Digest, Sha256};
 
 use crate::common::{file_sha256, is_ckm_output, load_scenario, progress, set_threads, stage_dir};
@@ -149,8 +149,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
 
     // STEP 2: grids and CKM-area masks of every BS.
+    let lattice = match scenario.grid_align {
+        GridAlign::Origin => scenario.grid_origin_m,
+        GridAlign::Data => data_lattice(&args.rsrp, scenario.grid_m)?,
+    };
     let grids: Vec<_> = (0..nbs)
-        .map(|b| ckm_grid(&cells, b, scenario.grid_m))
+        .map(|b| ckm_grid_on(&cells, b, scenario.grid_m, lattice))
         .collect();
     for (b, g) in grids.iter().enumerate() {
         let slots = g.len() as u64 * scenario.paths as u64;
@@ -296,9 +300,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let set = stage_dir(&args.out_dir, is_ckm_output)?;
     let mut quality = Vec::with_capacity(nbs);
     for b in 0..nbs {
+        // The grid as built (with grid_align = "data", on the log's lattice).
+        let g = &grids[b];
         let header = CkmHeader {
             noise_floor_w,
             provenance: rsrp_prov.clone(),
+            origin_x_m: g.origin.x,
+            origin_y_m: g.origin.y,
+            nx: g.nx as u32,
+            ny: g.ny as u32,
             ..scenario_header(&scenario, b, beams, &codebook_source)
         };
         let rsrp = &table.per_bs[b];
@@ -423,6 +433,30 @@ fn rsrp_input(path: &Path, rows: u64, layout: &Layout) -> anyhow::Result<Vec<(St
         (RSRP_ROWS.into(), rows.to_string()),
         (RSRP_LAYOUT.into(), layout.describe()),
     ])
+}
+
+/// `grid_align = "data"`: the cell-edge lattice that puts a regular log's
+/// points at cell centres; refused when the log is not regular.
+fn data_lattice(path: &Path, cell_m: f64) -> anyhow::Result<Point> {
+    let l = sdusc_formats::rsrp_read::measured_lattice(path, cell_m)
+        .with_context(|| format!("cannot detect the lattice of {}", path.display()))?;
+    ensure!(
+        l.on_lattice >= 0.9,
+        "{}: ckm.grid_align = \"data\" needs a regular log, but only {:.0} % of its {} points lie on \
+         one lattice of ckm.grid_m = {cell_m} m (expected ≥ 90 %); set ckm.grid_m to the log's \
+         spacing, or place the grid with ckm.grid_origin_m instead",
+        path.display(),
+        100.0 * l.on_lattice,
+        l.points
+    );
+    crate::errln!(
+        "build-ckm: the log's points lie on a {cell_m} m lattice ({:.1} % of {}): cell edges at ({:.4}, {:.4}) m + multiples of {cell_m} m",
+        100.0 * l.on_lattice,
+        l.points,
+        l.edge.x,
+        l.edge.y
+    );
+    Ok(l.edge)
 }
 
 /// Rows of a Parquet file from its footer (`None` if it cannot be read:

@@ -12,7 +12,7 @@ use sdusc_formats::rsrp::{RsrpRow, schema, to_batch};
 use sdusc_model::channel::Environment;
 use sdusc_model::codebook::dft_codebook;
 use sdusc_model::drivetest::{Scratch, is_measured, measure_into};
-use sdusc_model::geometry::{ckm_grid, in_ckm_area};
+use sdusc_model::geometry::in_ckm_area;
 use sdusc_model::noise::calibrated_noise_power;
 use sdusc_model::scenario::w_to_dbm;
 
@@ -91,7 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write RSRP to {}", args.out.display()))?;
 
     let grids: Vec<_> = (0..scenario.num_bs())
-        .map(|b| ckm_grid(&env.cells, b, scenario.grid_m))
+        .map(|b| scenario.ckm_grid(&env.cells, b))
         .collect();
     let total_rows: usize = grids.iter().map(|g| g.ny).sum();
     let bar = progress(total_rows as u64, "grid rows");

@@ -15,7 +15,7 @@ use sdusc_model::Scenario;
 use sdusc_model::channel::Environment;
 use sdusc_model::codebook::dft_codebook;
 use sdusc_model::drivetest::expected_rsrp;
-use sdusc_model::geometry::{Cells, ckm_grid, in_ckm_area};
+use sdusc_model::geometry::{Cells, in_ckm_area};
 use sdusc_model::scenario::w_to_dbm;
 
 use crate::util::{self, s};
@@ -29,7 +29,7 @@ fn smoke_rows() -> Vec<RsrpRow> {
     let w = dft_codebook(sc.tx_antennas, sc.beams);
     let mut rows = Vec::new();
     for b in 0..sc.num_bs() {
-        let g = ckm_grid(&cells, b, sc.grid_m);
+        let g = sc.ckm_grid(&cells, b);
         for c in (0..g.len()).step_by(2) {
             let p = g.centre(c % g.nx, c / g.nx);
             if !in_ckm_area(&cells, b, p) {

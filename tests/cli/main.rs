@@ -8,6 +8,7 @@ mod ckm;
 mod ckm_hostile;
 mod ckm_plot;
 mod generate;
+mod grid_align;
 mod layouts;
 mod refusals;
 mod run;

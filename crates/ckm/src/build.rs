@@ -215,7 +215,7 @@ mod tests {
     use sdusc_model::channel::Environment;
     use sdusc_model::codebook::dft_codebook;
     use sdusc_model::drivetest::expected_rsrp;
-    use sdusc_model::geometry::{Cells, ckm_grid, in_ckm_area};
+    use sdusc_model::geometry::{Cells, in_ckm_area};
 
     use super::*;
     use crate::query::{CkmMap, Coverage};
@@ -228,7 +228,7 @@ mod tests {
             Scenario::from_toml(include_str!("../../../pipelines/smoke.toml"), "smoke").unwrap();
         let env = Environment::from_scenario(&s);
         let cells = Cells::from_scenario(&s);
-        let g = ckm_grid(&cells, 0, s.grid_m);
+        let g = s.ckm_grid(&cells, 0);
         let mask: Vec<bool> = (0..g.len())
             .map(|c| in_ckm_area(&cells, 0, g.centre(c % g.nx, c / g.nx)))
             .collect();

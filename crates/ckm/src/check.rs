@@ -17,6 +17,7 @@
 use sdusc_formats::ckm_file::CkmHeader;
 use sdusc_formats::provenance::distinct_prefixes;
 use sdusc_model::Scenario;
+use sdusc_model::scenario::GridAlign;
 
 /// Header provenance keys that build-ckm writes about its RSRP input.
 pub const RSRP_FILE: &str = "rsrp_input.file";
@@ -46,6 +47,15 @@ pub enum CkmMismatch {
     },
     #[error("grid cell {found} m, the scenario's ckm.grid_m is {expected} m")]
     Grid { found: f64, expected: f64 },
+    #[error(
+        "grid corner at ({}, {}) m is not on the scenario's lattice (edges at ({}, {}) m + multiples of {cell} m; ckm.grid_origin_m)",
+        found.0, found.1, expected.0, expected.1
+    )]
+    Lattice {
+        found: (f64, f64),
+        expected: (f64, f64),
+        cell: f64,
+    },
     #[error("BS at ({}, {}), the scenario's BS {bs} is at ({}, {})", found.0, found.1, expected.0, expected.1)]
     Position {
         bs: usize,
@@ -98,6 +108,21 @@ pub fn check_against(h: &CkmHeader, scenario: &Scenario, bs: usize) -> Result<()
             found: h.cell_m,
             expected: scenario.grid_m,
         });
+    }
+    if scenario.grid_align == GridAlign::Origin {
+        // Cell edges on the scenario's lattice (grid_origin_m + i·grid_m).
+        let o = scenario.grid_origin_m;
+        let off = |v: f64, v0: f64| {
+            let k = (v - v0) / scenario.grid_m;
+            (k - k.round()).abs() > 1e-6
+        };
+        if off(h.origin_x_m, o.x) || off(h.origin_y_m, o.y) {
+            return Err(CkmMismatch::Lattice {
+                found: (h.origin_x_m, h.origin_y_m),
+                expected: (o.x, o.y),
+                cell: scenario.grid_m,
+            });
+        }
     }
     let site = scenario.sites[bs].position;
     if (h.bs_x_m - site.x).abs() > 1e-6 || (h.bs_y_m - site.y).abs() > 1e-6 {

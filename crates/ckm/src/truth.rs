@@ -140,7 +140,7 @@ pub fn scenario_header(
     codebook: &str,
 ) -> CkmHeader {
     let cells = sdusc_model::geometry::Cells::from_scenario(s);
-    let g = sdusc_model::geometry::ckm_grid(&cells, b, s.grid_m);
+    let g = s.ckm_grid(&cells, b);
     let site = s.sites[b];
     CkmHeader {
         bs_id: b as u32,

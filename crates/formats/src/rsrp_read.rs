@@ -229,6 +229,80 @@ struct Bad {
     first_row: u64,
 }
 
+/// The lattice of a regular log's measured points: the cell-edge offset
+/// that puts every point at a cell centre, and the fraction of points that
+/// lie on it (within 1 % of a cell).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lattice {
+    /// Cell edges at `edge + i·cell_m` (each coordinate in [−cell_m/2, cell_m/2)).
+    pub edge: Point,
+    pub on_lattice: f64,
+    pub points: u64,
+}
+
+/// Detect the lattice of the (finite) `x_m`, `y_m` of `path` for cells of
+/// `cell_m`: per axis, the most common position of the points within a cell
+/// (circular: points straddling a cell edge count as one position).
+pub fn measured_lattice(path: &Path, cell_m: f64) -> Result<Lattice, RsrpReadError> {
+    let mut src = ParquetSource::open(path)?;
+    let mut residues: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    while let Some(batch) = src.next_batch() {
+        let batch = batch?;
+        let x = column_f64(&batch, "x_m", path)?;
+        let y = column_f64(&batch, "y_m", path)?;
+        for (axis, v) in [x, y].into_iter().enumerate() {
+            residues[axis].extend(
+                v.iter()
+                    .filter(|v| v.is_finite())
+                    .map(|v| (v / cell_m).rem_euclid(1.0)),
+            );
+        }
+    }
+    if residues[0].is_empty() {
+        return Err(RsrpReadError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let near = |v: f64, c: f64| {
+        let d = (v - c).rem_euclid(1.0);
+        d.min(1.0 - d) < 0.01
+    };
+    // The most common position within a cell (a 1 %-wide histogram, so a
+    // lattice holding most points wins over stray ones), refined by the
+    // circular mean of the points near it.
+    let tau = std::f64::consts::TAU;
+    let centre = |r: &[f64]| {
+        let mut hist = [0u64; 100];
+        for &v in r {
+            hist[((v * 100.0) as usize).min(99)] += 1;
+        }
+        let mode = (0..100)
+            .max_by_key(|&i| (hist[i], std::cmp::Reverse(i)))
+            .unwrap_or(0);
+        let guess = (mode as f64 + 0.5) / 100.0;
+        let (s, c) = r
+            .iter()
+            .filter(|&&v| near(v, guess))
+            .fold((0.0, 0.0), |(s, c), &v| {
+                (s + (tau * v).sin(), c + (tau * v).cos())
+            });
+        (s.atan2(c) / tau).rem_euclid(1.0)
+    };
+    let (cx, cy) = (centre(&residues[0]), centre(&residues[1]));
+    let on = residues[0]
+        .iter()
+        .zip(&residues[1])
+        .filter(|&(&x, &y)| near(x, cx) && near(y, cy))
+        .count();
+    // Centres at (c + i)·cell_m ⇒ edges at (c − ½ + i)·cell_m, c ∈ [0, 1).
+    let edge = |c: f64| (c - 0.5) * cell_m;
+    Ok(Lattice {
+        edge: Point::new(edge(cx), edge(cy)),
+        on_lattice: on as f64 / residues[0].len() as f64,
+        points: residues[0].len() as u64,
+    })
+}
+
 /// The state of one read: per-BS sums and statistics, and the bad values
 /// seen (counted over the whole file before failing).
 struct Reader<'a> {

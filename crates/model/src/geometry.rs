@@ -323,12 +323,18 @@ pub struct Grid {
 impl Grid {
     /// The smallest lattice-aligned grid covering the box [lo, hi].
     pub fn covering(lo: Point, hi: Point, cell_m: f64) -> Self {
-        let ix0 = (lo.x / cell_m).floor();
-        let iy0 = (lo.y / cell_m).floor();
-        let ix1 = (hi.x / cell_m).ceil();
-        let iy1 = (hi.y / cell_m).ceil();
+        Self::covering_on(lo, hi, cell_m, Point::new(0.0, 0.0))
+    }
+
+    /// The smallest grid covering [lo, hi] whose cell edges lie at
+    /// `lattice` + multiples of `cell_m`.
+    pub fn covering_on(lo: Point, hi: Point, cell_m: f64, lattice: Point) -> Self {
+        let ix0 = ((lo.x - lattice.x) / cell_m).floor();
+        let iy0 = ((lo.y - lattice.y) / cell_m).floor();
+        let ix1 = ((hi.x - lattice.x) / cell_m).ceil();
+        let iy1 = ((hi.y - lattice.y) / cell_m).ceil();
         Self {
-            origin: Point::new(ix0 * cell_m, iy0 * cell_m),
+            origin: Point::new(lattice.x + ix0 * cell_m, lattice.y + iy0 * cell_m),
             cell_m,
             nx: (ix1 - ix0).max(1.0) as usize,
             ny: (iy1 - iy0).max(1.0) as usize,
@@ -384,6 +390,11 @@ pub fn ckm_area_cells(cells: &Cells, b: usize) -> Vec<usize> {
 /// area is in `b`'s own frame: each cell's images that reach the region of
 /// points nearest `b`, clipped to that region's box.
 pub fn ckm_grid(cells: &Cells, b: usize, cell_m: f64) -> Grid {
+    ckm_grid_on(cells, b, cell_m, Point::new(0.0, 0.0))
+}
+
+/// [`ckm_grid`] with cell edges at `lattice` + multiples of `cell_m`.
+pub fn ckm_grid_on(cells: &Cells, b: usize, cell_m: f64, lattice: Point) -> Grid {
     let mut lo = Point::new(f64::INFINITY, f64::INFINITY);
     let mut hi = Point::new(f64::NEG_INFINITY, f64::NEG_INFINITY);
     let mut grow = |l: Point, h: Point| {
@@ -412,7 +423,7 @@ pub fn ckm_grid(cells: &Cells, b: usize, cell_m: f64) -> Grid {
             }
         }
     }
-    Grid::covering(lo, hi, cell_m)
+    Grid::covering_on(lo, hi, cell_m, lattice)
 }
 
 /// Is `p` in the CKM area of BS `b` (the cell of a BS it coordinates with,

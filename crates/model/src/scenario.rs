@@ -223,6 +223,25 @@ pub struct RawCkm {
     /// [θmin, θmax] of the bins, degrees from broadside.
     #[serde(deserialize_with = "angle_range_deg")]
     pub angle_range_deg: [f64; 2],
+    /// [x0, y0]: grid cell edges at x0 + i·grid_m, y0 + j·grid_m (default
+    /// [0, 0]). Absent, the scenario's hash is what it was before the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_origin_m: Option<[f64; 2]>,
+    /// `origin` (edges from `grid_origin_m`) or `data` (build-ckm puts the
+    /// cell centres on the lattice of a regular log's measured points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_align: Option<GridAlign>,
+}
+
+/// How the CKM grid's lattice is placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GridAlign {
+    /// Cell edges at `grid_origin_m` + multiples of `grid_m`.
+    Origin,
+    /// Cell centres on the measured points of a regular log (detected by
+    /// build-ckm from the RSRP file).
+    Data,
 }
 
 /// `[sensing]`: the ISAC echo model (SPEC §8).
@@ -345,6 +364,9 @@ pub struct Scenario {
     pub correlation_distance_m: f64,
     pub environment_seed: u64,
     pub grid_m: f64,
+    /// Cell edges at grid_origin_m + multiples of grid_m.
+    pub grid_origin_m: Point,
+    pub grid_align: GridAlign,
     pub beams: usize,
     pub measured_fraction: f64,
     pub snapshots: usize,
@@ -555,6 +577,29 @@ impl Scenario {
 
         let k = &raw.ckm;
         let grid_m = check_range("ckm.grid_m", k.grid_m, 0.01, 1000.0)?;
+        let [x0, y0] = k.grid_origin_m.unwrap_or([0.0, 0.0]);
+        let grid_origin_m = Point::new(
+            check_range(
+                "ckm.grid_origin_m[0]",
+                x0,
+                -MAX_SITE_COORDINATE_M,
+                MAX_SITE_COORDINATE_M,
+            )?,
+            check_range(
+                "ckm.grid_origin_m[1]",
+                y0,
+                -MAX_SITE_COORDINATE_M,
+                MAX_SITE_COORDINATE_M,
+            )?,
+        );
+        let grid_align = k.grid_align.unwrap_or(GridAlign::Origin);
+        if grid_align == GridAlign::Data && k.grid_origin_m.is_some() {
+            return Err(invalid(
+                "ckm.grid_origin_m",
+                format!("[{x0}, {y0}]"),
+                "no grid_origin_m with grid_align = \"data\" (the lattice comes from the log)",
+            ));
+        }
         let beams = check_count("ckm.beams", k.beams, 1, 4096)?;
         let measured_fraction =
             check_range("ckm.measured_fraction", k.measured_fraction, 1e-6, 1.0)?;
@@ -655,6 +700,8 @@ impl Scenario {
             correlation_distance_m: corr,
             environment_seed: c.environment_seed,
             grid_m,
+            grid_origin_m,
+            grid_align,
             beams,
             measured_fraction,
             snapshots,
@@ -670,6 +717,13 @@ impl Scenario {
     /// Number of BSs, L.
     pub fn num_bs(&self) -> usize {
         self.sites.len()
+    }
+
+    /// BS `b`'s CKM grid on the scenario's lattice (`ckm.grid_m`,
+    /// `ckm.grid_origin_m`); with `grid_align = "data"`, build-ckm uses
+    /// [`crate::geometry::ckm_grid_on`] with the lattice of the log instead.
+    pub fn ckm_grid(&self, cells: &Cells, b: usize) -> crate::geometry::Grid {
+        crate::geometry::ckm_grid_on(cells, b, self.grid_m, self.grid_origin_m)
     }
 
     /// SHA-256 of the scenario's canonical form (the validated raw fields),
