@@ -246,3 +246,38 @@ fn an_irregular_log_cannot_be_aligned_to_its_data() {
     );
     assert!(err.contains("ckm.grid_origin_m"), "{err}");
 }
+
+#[test]
+fn a_minimal_ckm_only_scenario_builds_maps_from_a_foreign_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (log, points) = regular_log(d);
+    // Sites, Nt, power, carrier and the grid: nothing else.
+    let minimal = d.join("site.toml");
+    std::fs::write(
+        &minimal,
+        "name = \"site\"\n[network]\nlayout = \"paper\"\ntx_antennas = 8\npower_dbm = 36.0\ncarrier_ghz = 30.0\n\
+         [ckm]\ngrid_m = 2.0\nbeams = 16\nangle_bins = 64\ngrid_align = \"data\"\n",
+    )
+    .unwrap();
+    let out = d.join("ckm");
+    ok(
+        "build-ckm",
+        &[
+            "--scenario",
+            s(&minimal),
+            "--rsrp",
+            s(&log),
+            "--out-dir",
+            s(&out),
+        ],
+    );
+    let inspect = ok("ckm", &["inspect", s(&out.join("bs1.ckm"))]);
+    assert!(inspect.contains("site"), "{inspect}");
+    let export = d.join("bs1.parquet");
+    ok(
+        "ckm",
+        &["export", s(&out.join("bs1.ckm")), "--out", s(&export)],
+    );
+    assert_eq!(measured_centres(&export), points[1]);
+}

@@ -65,10 +65,15 @@ pub struct RawScenario {
     /// A short name, recorded in every artifact.
     pub name: String,
     pub network: RawNetwork,
+    /// Optional (a CKM-only scenario needs none of it): the paper's values.
+    #[serde(default)]
     pub users: RawUsers,
+    #[serde(default)]
     pub epochs: RawEpochs,
+    #[serde(default)]
     pub channel: RawChannel,
     pub ckm: RawCkm,
+    #[serde(default)]
     pub sensing: RawSensing,
     #[serde(default)]
     pub run: RawRun,
@@ -105,6 +110,7 @@ pub struct RawNetwork {
     /// Site layout: "paper" (3 BSs at (0,0), (180,0), (90,90√3) m, broadsides
     /// facing the centroid), "explicit" (use `sites`) or "hex" (use `rings`,
     /// `isd_m`, `sectors`, `sector_broadsides_deg`, `wraparound`).
+    #[serde(default = "defaults::layout")]
     pub layout: String,
     /// Explicit sites, one table per BS (`layout = "explicit"` only):
     /// `{ x_m, y_m, broadside_deg }`, broadside azimuth counter-clockwise from +x.
@@ -113,16 +119,20 @@ pub struct RawNetwork {
     /// Nt, transmit ULA elements (half-wavelength spacing). 1…1024.
     pub tx_antennas: usize,
     /// Nr, receive ULA elements. 1…1024.
+    #[serde(default = "defaults::rx_antennas")]
     pub rx_antennas: usize,
     /// Pℓ, per-BS transmit power budget, dBm.
     pub power_dbm: f64,
     /// Carrier frequency fc, GHz.
     pub carrier_ghz: f64,
     /// R_cell: users are within this distance of their BS, metres.
+    #[serde(default = "defaults::cell_radius_m")]
     pub cell_radius_m: f64,
     /// Users are at least this far from their BS, metres.
+    #[serde(default = "defaults::min_distance_m")]
     pub min_distance_m: f64,
     /// Half-width of each BS's sector around its broadside, degrees (0, 90].
+    #[serde(default = "defaults::sector_half_width_deg")]
     pub sector_half_width_deg: f64,
     /// `layout = "hex"`: rings of sites around the centre, 0…6 (0, 1, 2 →
     /// 1, 7, 19 sites).
@@ -213,15 +223,22 @@ pub struct RawCkm {
     /// Grid cell edge, metres.
     pub grid_m: f64,
     /// Nb, beams of the DFT codebook.
+    #[serde(default = "defaults::beams")]
     pub beams: usize,
     /// Fraction of grid cells the drive test measures, (0, 1].
+    #[serde(default = "defaults::measured_fraction")]
     pub measured_fraction: f64,
     /// T, RSRP snapshots averaged per measurement (fresh phases each).
+    #[serde(default = "defaults::snapshots")]
     pub snapshots: usize,
     /// Nθ, angular bins of the APS dictionary.
+    #[serde(default = "defaults::angle_bins")]
     pub angle_bins: usize,
     /// [θmin, θmax] of the bins, degrees from broadside.
-    #[serde(deserialize_with = "angle_range_deg")]
+    #[serde(
+        default = "defaults::angle_range_deg",
+        deserialize_with = "angle_range_deg"
+    )]
     pub angle_range_deg: [f64; 2],
     /// [x0, y0]: grid cell edges at x0 + i·grid_m, y0 + j·grid_m (default
     /// [0, 0]). Absent, the scenario's hash is what it was before the field.
@@ -985,6 +1002,95 @@ pub fn wrap_angle(a: f64) -> f64 {
     x
 }
 
+/// The defaults of optional fields and sections: the paper's values
+/// (`pipelines/paper.toml`, docs/scenario.md), so that a scenario for
+/// build-ckm alone needs only the sites, Nt, the power, the carrier and the
+/// CKM grid. Filled in before hashing: omitting a field and writing its
+/// default give the same scenario hash.
+mod defaults {
+    pub fn layout() -> String {
+        "explicit".into()
+    }
+    pub fn rx_antennas() -> usize {
+        64
+    }
+    pub fn cell_radius_m() -> f64 {
+        120.0
+    }
+    pub fn min_distance_m() -> f64 {
+        10.0
+    }
+    pub fn sector_half_width_deg() -> f64 {
+        60.0
+    }
+    pub fn beams() -> usize {
+        64
+    }
+    pub fn measured_fraction() -> f64 {
+        0.5
+    }
+    pub fn snapshots() -> usize {
+        4
+    }
+    pub fn angle_bins() -> usize {
+        180
+    }
+    pub fn angle_range_deg() -> [f64; 2] {
+        [-90.0, 90.0]
+    }
+}
+
+impl Default for RawUsers {
+    fn default() -> Self {
+        Self {
+            per_cell: 40,
+            max_scheduled: 18,
+            speed_mps: 20.0,
+            force_schedule_after: 3,
+        }
+    }
+}
+
+impl Default for RawEpochs {
+    fn default() -> Self {
+        Self {
+            count: 10,
+            duration_ms: 20.0,
+            backhaul_delay_ms: 4.0,
+        }
+    }
+}
+
+impl Default for RawChannel {
+    fn default() -> Self {
+        Self {
+            reference_path_loss_db: -60.0,
+            path_loss_exponent: 2.0,
+            paths: 4,
+            nlos_power_ratio: [4.0, 9.0],
+            inter_cell_phase_std_rad: std::f64::consts::PI / 5.0,
+            phase_model: "paper".into(),
+            snr_calibration_db: 15.0,
+            correlation_distance_m: 50.0,
+            environment_seed: 7,
+        }
+    }
+}
+
+impl Default for RawSensing {
+    fn default() -> Self {
+        Self {
+            error_scale_theta: 0.1,
+            error_scale_tau: 6.7e-7,
+            error_scale_mu: 0.1,
+            matched_filter_gain: 10.0,
+            threshold: 1.0,
+            reflection_coefficient: 1e-3,
+            echo_noise_dbm: -87.0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1263,5 +1369,47 @@ mod tests {
         assert!((sites[0].broadside_rad - 30f64.to_radians()).abs() < 1e-12);
         assert!((sites[1].broadside_rad - 150f64.to_radians()).abs() < 1e-12);
         assert!((sites[2].broadside_rad + 90f64.to_radians()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_ckm_only_scenario_takes_the_papers_defaults_and_hashes_like_them() {
+        let minimal = r#"
+name = "site"
+[network]
+sites = [{ x_m = 0.0, y_m = 0.0, broadside_deg = 30.0 }, { x_m = 180.0, y_m = 0.0, broadside_deg = 150.0 }]
+tx_antennas = 32
+power_dbm = 36.0
+carrier_ghz = 30.0
+[ckm]
+grid_m = 2.0
+"#;
+        let s = Scenario::from_toml(minimal, "site.toml").unwrap();
+        assert_eq!(
+            (s.num_bs(), s.beams, s.angle_bins, s.paths),
+            (2, 64, 180, 4)
+        );
+        // Writing the defaults out gives the same scenario and hash.
+        let paper = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../pipelines/paper.toml"
+        ))
+        .unwrap();
+        let start = paper.find("[users]").unwrap();
+        let end = paper.find("[ckm]").unwrap();
+        let sens = paper.find("[sensing]").unwrap();
+        let tail = &paper[sens..paper.find("[run]").unwrap()];
+        let full = format!(
+            "{}layout = \"explicit\"\nrx_antennas = 64\ncell_radius_m = 120.0\nmin_distance_m = 10.0\nsector_half_width_deg = 60.0\n{}\n{}{}",
+            &minimal[..minimal.find("[ckm]").unwrap()],
+            &paper[start..end],
+            "[ckm]\ngrid_m = 2.0\nbeams = 64\nmeasured_fraction = 0.5\nsnapshots = 4\nangle_bins = 180\nangle_range_deg = [-90.0, 90.0]\n",
+            tail
+        );
+        let f = Scenario::from_toml(&full, "full.toml").unwrap();
+        assert_eq!(s.hash(), f.hash());
+        // A missing required field is still named.
+        let err = Scenario::from_toml(&minimal.replace("carrier_ghz = 30.0\n", ""), "x.toml")
+            .unwrap_err();
+        assert!(err.to_string().contains("carrier_ghz"), "{err}");
     }
 }
