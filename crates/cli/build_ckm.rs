@@ -16,10 +16,11 @@ use sdusc_formats::provenance::Provenance;
 use sdusc_formats::quality::{self, QualityRow, Residuals};
 use sdusc_formats::rsrp_read::{Binning, Layout, MAX_RSRP_DBM, read_rsrp};
 use sdusc_model::C64;
+use sdusc_model::Scenario;
 use sdusc_model::channel::Environment;
 use sdusc_model::codebook::dft_codebook;
-use sdusc_model::geometry::{Cells, Point, ckm_grid_on, in_ckm_area};
-use sdusc_model::scenario::{GridAlign, MAX_NAME_BYTES, dbm_to_w, w_to_dbm};
+use sdusc_model::geometry::{Cells, Grid, Point, ckm_grid_on, in_ckm_area};
+use sdusc_model::scenario::{CkmArea, GridAlign, MAX_NAME_BYTES, dbm_to_w, w_to_dbm};
 use sha2::{Digest, Sha256};
 
 use crate::common::{file_sha256, is_ckm_output, load_scenario, progress, set_threads, stage_dir};
@@ -153,9 +154,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         GridAlign::Origin => scenario.grid_origin_m,
         GridAlign::Data => data_lattice(&args.rsrp, scenario.grid_m)?,
     };
-    let grids: Vec<_> = (0..nbs)
-        .map(|b| ckm_grid_on(&cells, b, scenario.grid_m, lattice))
-        .collect();
+    let grids: Vec<Grid> = match scenario.ckm_area {
+        CkmArea::Cells => (0..nbs)
+            .map(|b| ckm_grid_on(&cells, b, scenario.grid_m, lattice))
+            .collect(),
+        CkmArea::Data => data_grids(&args.rsrp, &scenario, lattice)?,
+    };
     for (b, g) in grids.iter().enumerate() {
         let slots = g.len() as u64 * scenario.paths as u64;
         ensure!(
@@ -177,14 +181,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.memory.limit()?,
         "lower ckm.angle_bins or channel.paths, or raise ckm.grid_m",
     )?;
-    let masks: Vec<Vec<bool>> = grids
+    // With area = "data" every grid cell may hold measurements; the area is
+    // cut to the measured cells and the fill radius after reading.
+    let mut masks: Vec<Vec<bool>> = grids
         .iter()
         .enumerate()
-        .map(|(b, g)| {
-            (0..g.len())
+        .map(|(b, g)| match scenario.ckm_area {
+            CkmArea::Data => vec![true; g.len()],
+            CkmArea::Cells => (0..g.len())
                 .into_par_iter()
                 .map(|c| in_ckm_area(&cells, b, g.centre(c % g.nx, c / g.nx)))
-                .collect()
+                .collect(),
         })
         .collect();
 
@@ -210,6 +217,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .with_context(|| format!("cannot use the RSRP file {}", args.rsrp.display()))?;
     bar.finish_and_clear();
     refuse_empty_maps(&args, &table)?;
+    if scenario.ckm_area == CkmArea::Data {
+        for (b, mask) in masks.iter_mut().enumerate() {
+            *mask = near_measured(&grids[b], &table.per_bs[b].cells, scenario.fill_radius_m);
+        }
+    }
     for (b, st) in table.stats.iter().enumerate() {
         if st.rows_outside_grid + st.rows_outside_area + st.incomplete_cells > 0 {
             crate::errln!(
@@ -433,6 +445,51 @@ fn rsrp_input(path: &Path, rows: u64, layout: &Layout) -> anyhow::Result<Vec<(St
         (RSRP_ROWS.into(), rows.to_string()),
         (RSRP_LAYOUT.into(), layout.describe()),
     ])
+}
+
+/// `area = "data"`: per BS, the grid over the bounding box of its measured
+/// points widened by the fill radius, on `lattice`.
+fn data_grids(path: &Path, scenario: &Scenario, lattice: Point) -> anyhow::Result<Vec<Grid>> {
+    let extents = sdusc_formats::rsrp_read::measured_extent(path, scenario.num_bs())
+        .with_context(|| format!("cannot read the extent of {}", path.display()))?;
+    let r = scenario.fill_radius_m;
+    Ok(extents
+        .into_iter()
+        .enumerate()
+        .map(|(b, e)| {
+            // A BS without rows: one cell at its site (refused as empty later).
+            let (lo, hi) = e.unwrap_or((scenario.sites[b].position, scenario.sites[b].position));
+            Grid::covering_on(
+                Point::new(lo.x - r, lo.y - r),
+                Point::new(hi.x + r, hi.y + r),
+                scenario.grid_m,
+                lattice,
+            )
+        })
+        .collect())
+}
+
+/// The CKM area of `area = "data"`: the measured cells and every cell whose
+/// centre is within `radius` of a measured cell's centre.
+fn near_measured(grid: &Grid, measured: &[u32], radius: f64) -> Vec<bool> {
+    let mut mask = vec![false; grid.len()];
+    let k = (radius / grid.cell_m).floor() as i64;
+    let r2 = (radius / grid.cell_m).powi(2) + 1e-9;
+    for &c in measured {
+        let (cx, cy) = ((c as usize % grid.nx) as i64, (c as usize / grid.nx) as i64);
+        for dy in -k..=k {
+            for dx in -k..=k {
+                let (x, y) = (cx + dx, cy + dy);
+                if (dx * dx + dy * dy) as f64 <= r2
+                    && (0..grid.nx as i64).contains(&x)
+                    && (0..grid.ny as i64).contains(&y)
+                {
+                    mask[y as usize * grid.nx + x as usize] = true;
+                }
+            }
+        }
+    }
+    mask
 }
 
 /// `grid_align = "data"`: the cell-edge lattice that puts a regular log's

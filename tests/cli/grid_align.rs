@@ -281,3 +281,118 @@ fn a_minimal_ckm_only_scenario_builds_maps_from_a_foreign_log() {
     );
     assert_eq!(measured_centres(&export), points[1]);
 }
+
+#[test]
+fn area_data_drops_no_row_and_fills_only_near_the_measurements() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // BS 0 measured on a disc of 150 m around its site, its own cell
+    // included (which the cells rule leaves out), every other 2 m point.
+    let mut rows = Vec::new();
+    for i in -75..75 {
+        for j in -75..75 {
+            let p = Point::new(0.7 + 2.0 * i as f64, -0.3 + 2.0 * j as f64);
+            if (i + j) % 2 != 0 || p.x.hypot(p.y) > 150.0 {
+                continue;
+            }
+            for beam in 0..16 {
+                rows.push(RsrpRow {
+                    bs_id: 0,
+                    x_m: p.x,
+                    y_m: p.y,
+                    beam_id: beam,
+                    rsrp_dbm: -70.0 - beam as f64,
+                });
+            }
+        }
+    }
+    // BSs 1 and 2 at one point each.
+    for b in 1..3 {
+        for beam in 0..16 {
+            rows.push(RsrpRow {
+                bs_id: b,
+                x_m: 40.7,
+                y_m: 20.7,
+                beam_id: beam,
+                rsrp_dbm: -75.0,
+            });
+        }
+    }
+    let log = d.join("disc.parquet");
+    write_batch(&log, &to_batch(&rows), &Provenance::default()).unwrap();
+    let quality = |dir: &Path, col: &str| -> Vec<u64> {
+        let mut q = ParquetSource::open(&dir.join("quality.parquet")).unwrap();
+        let b = q.next_batch().unwrap().unwrap();
+        sdusc_formats::parquet_io::column_u64(&b, col, &dir.join("quality.parquet")).unwrap()
+    };
+    let cells = scenario_with(d, "cells.toml", "grid_origin_m = [-0.3, -1.3]");
+    let out = d.join("ckm-cells");
+    ok(
+        "build-ckm",
+        &[
+            "--scenario",
+            s(&cells),
+            "--rsrp",
+            s(&log),
+            "--out-dir",
+            s(&out),
+            "--no-truth",
+        ],
+    );
+    assert!(
+        quality(&out, "rows_outside_area")[0] > 10_000,
+        "the cells rule skips BS 0's own cell"
+    );
+    let data = scenario_with(d, "data.toml", "grid_align = \"data\"\narea = \"data\"");
+    let out = d.join("ckm-data");
+    ok(
+        "build-ckm",
+        &[
+            "--scenario",
+            s(&data),
+            "--rsrp",
+            s(&log),
+            "--out-dir",
+            s(&out),
+            "--no-truth",
+        ],
+    );
+    assert_eq!(quality(&out, "rows_outside_area"), vec![0; 3]);
+    assert_eq!(quality(&out, "rows_outside_grid"), vec![0; 3]);
+    let points = (rows.len() - 32) as u64 / 16;
+    assert_eq!(quality(&out, "cells_measured"), vec![points, 1, 1]);
+    // Filled cells lie within fill_radius_m (2·grid_m = 4 m) of a measured
+    // one; the grid's corners, farther from the disc, are outside the area.
+    let export = d.join("data-0.parquet");
+    ok(
+        "ckm",
+        &["export", s(&out.join("bs0.ckm")), "--out", s(&export)],
+    );
+    let measured = measured_centres(&export);
+    let ckm = sdusc_formats::ckm_file::Ckm::read(&out.join("bs0.ckm")).unwrap();
+    let h = &ckm.header;
+    let mut in_area = 0;
+    for iy in 0..h.ny as usize {
+        for ix in 0..h.nx as usize {
+            let state = ckm.states[iy * h.nx as usize + ix];
+            if state == sdusc_formats::ckm_file::CellState::Outside {
+                continue;
+            }
+            in_area += 1;
+            let (x, y) = h.cell_centre(ix, iy);
+            let near = measured.iter().any(|&(mx, my)| {
+                (mx as f64 / 1000.0 - x).hypot(my as f64 / 1000.0 - y) <= 4.0 + 1e-6
+            });
+            assert!(
+                near,
+                "cell ({x}, {y}) is in the area but {state:?} far from every measurement"
+            );
+        }
+    }
+    assert!(
+        in_area < h.nx as usize * h.ny as usize,
+        "nothing beyond the fill radius"
+    );
+    assert_eq!(quality(&out, "cells_in_area")[0], in_area as u64);
+    assert_eq!(quality(&out, "cells_empty")[0], 0);
+}

@@ -303,6 +303,39 @@ pub fn measured_lattice(path: &Path, cell_m: f64) -> Result<Lattice, RsrpReadErr
     })
 }
 
+/// The bounding box of each BS's finite (x_m, y_m) in `path` (`None` for a
+/// BS without rows; rows of unknown BSs are ignored here, refused later).
+pub fn measured_extent(
+    path: &Path,
+    nbs: usize,
+) -> Result<Vec<Option<(Point, Point)>>, RsrpReadError> {
+    let mut src = ParquetSource::open(path)?;
+    let mut out: Vec<Option<(Point, Point)>> = vec![None; nbs];
+    while let Some(batch) = src.next_batch() {
+        let batch = batch?;
+        let bs = column_u64(&batch, "bs_id", path)?;
+        let x = column_f64(&batch, "x_m", path)?;
+        let y = column_f64(&batch, "y_m", path)?;
+        for i in 0..batch.num_rows() {
+            let Some(slot) = out.get_mut(bs[i] as usize) else {
+                continue;
+            };
+            if !(x[i].is_finite() && y[i].is_finite()) {
+                continue;
+            }
+            let p = Point::new(x[i], y[i]);
+            *slot = Some(match *slot {
+                None => (p, p),
+                Some((lo, hi)) => (
+                    Point::new(lo.x.min(p.x), lo.y.min(p.y)),
+                    Point::new(hi.x.max(p.x), hi.y.max(p.y)),
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The state of one read: per-BS sums and statistics, and the bad values
 /// seen (counted over the whole file before failing).
 struct Reader<'a> {

@@ -248,6 +248,26 @@ pub struct RawCkm {
     /// cell centres on the lattice of a regular log's measured points).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid_align: Option<GridAlign>,
+    /// Which cells a BS's CKM covers: `cells` (the cells of the BSs it
+    /// coordinates with; rows elsewhere are skipped) or `data` (every grid
+    /// cell holding a measurement of that BS, plus gap filling within
+    /// `fill_radius_m` of them; for real deployments, no row is dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<CkmArea>,
+    /// `area = "data"`: unmeasured cells within this distance of a measured
+    /// cell are filled, none beyond (default 2·grid_m), metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_radius_m: Option<f64>,
+}
+
+/// What a CKM covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CkmArea {
+    /// The cells of the coordinating BSs (the simulated pipeline's rule).
+    Cells,
+    /// Where the drive test measured that BS, and a stated radius around it.
+    Data,
 }
 
 /// How the CKM grid's lattice is placed.
@@ -384,6 +404,9 @@ pub struct Scenario {
     /// Cell edges at grid_origin_m + multiples of grid_m.
     pub grid_origin_m: Point,
     pub grid_align: GridAlign,
+    pub ckm_area: CkmArea,
+    /// `ckm_area = Data`: fill radius, metres.
+    pub fill_radius_m: f64,
     pub beams: usize,
     pub measured_fraction: f64,
     pub snapshots: usize,
@@ -610,6 +633,18 @@ impl Scenario {
             )?,
         );
         let grid_align = k.grid_align.unwrap_or(GridAlign::Origin);
+        let ckm_area = k.area.unwrap_or(CkmArea::Cells);
+        let fill_radius_m = match k.fill_radius_m {
+            None => 2.0 * grid_m,
+            Some(r) => check_range("ckm.fill_radius_m", r, 0.0, 50.0 * grid_m)?,
+        };
+        if k.fill_radius_m.is_some() && ckm_area != CkmArea::Data {
+            return Err(invalid(
+                "ckm.fill_radius_m",
+                fill_radius_m,
+                "no fill_radius_m without area = \"data\" (the cells rule fills the whole area)",
+            ));
+        }
         if grid_align == GridAlign::Data && k.grid_origin_m.is_some() {
             return Err(invalid(
                 "ckm.grid_origin_m",
@@ -719,6 +754,8 @@ impl Scenario {
             grid_m,
             grid_origin_m,
             grid_align,
+            ckm_area,
+            fill_radius_m,
             beams,
             measured_fraction,
             snapshots,
