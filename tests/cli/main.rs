@@ -11,6 +11,7 @@ mod generate;
 mod grid_align;
 mod layouts;
 mod refusals;
+mod readme_sequence;
 mod run;
 mod sets;
 mod streams;
