@@ -13,16 +13,7 @@ use sdusc_formats::rsrp::{RsrpRow, to_batch};
 use sdusc_formats::traj;
 use sdusc_model::scenario::{MAX_NAME_BYTES, dbm_to_w};
 
-use crate::util::{fails, ok, s, smoke};
-
-/// The smoke scenario with `from` replaced by `to`, written to `dir/name`.
-fn smoke_with(dir: &Path, name: &str, from: &str, to: &str) -> PathBuf {
-    let text = std::fs::read_to_string(smoke()).unwrap();
-    assert!(text.contains(from), "smoke.toml has no {from:?}");
-    let path = dir.join(name);
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    path
-}
+use crate::util::{fails, ok, s, smoke, smoke_with};
 
 /// gen-rsrp on the smoke scenario (≈ 110 000 rows: more than one read batch).
 fn smoke_rsrp(dir: &Path) -> PathBuf {

@@ -4,34 +4,14 @@
 //! scenario products are refused up front with an estimate, under a memory
 //! cap that would turn any attempt to allocate them into an abort.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use sdusc_formats::parquet_io::ParquetSource;
 use sdusc_formats::rsrp::{RsrpRow, to_batch};
 
-use crate::util::{fails, ok, repo, s, smoke};
-
-/// The smoke scenario with `from` replaced by `to`, written to `dir/name`.
-fn smoke_with(dir: &Path, name: &str, from: &str, to: &str) -> PathBuf {
-    let text = std::fs::read_to_string(smoke()).unwrap();
-    assert!(text.contains(from), "smoke.toml has no {from:?}");
-    let path = dir.join(name);
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    path
-}
-
-fn exe(name: &str) -> &'static str {
-    match name {
-        "gen-traj" => env!("CARGO_BIN_EXE_gen-traj"),
-        "gen-rsrp" => env!("CARGO_BIN_EXE_gen-rsrp"),
-        "build-ckm" => env!("CARGO_BIN_EXE_build-ckm"),
-        "ckm" => env!("CARGO_BIN_EXE_ckm"),
-        "run-sdusc" => env!("CARGO_BIN_EXE_run-sdusc"),
-        other => panic!("unknown binary {other}"),
-    }
-}
+use crate::util::{exe, fails, ok, repo, s, smoke, smoke_with};
 
 /// Run `name` with its address space capped at `mib` MiB (`ulimit -v`): an
 /// attempt to allocate beyond it aborts the process instead of succeeding.

@@ -9,16 +9,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, UInt64Array};
 use sdusc_formats::parquet_io::{ParquetSource, write_batch};
 
-use crate::util::{fails, ok, s, smoke};
-
-fn exe(name: &str) -> &'static str {
-    match name {
-        "gen-traj" => env!("CARGO_BIN_EXE_gen-traj"),
-        "build-ckm" => env!("CARGO_BIN_EXE_build-ckm"),
-        "sdusc-paper" => env!("CARGO_BIN_EXE_sdusc-paper"),
-        other => panic!("unknown binary {other}"),
-    }
-}
+use crate::util::{exe, fails, ok, s, smoke};
 
 fn gen_rsrp(dir: &Path) -> PathBuf {
     let path = dir.join("rsrp.parquet");

@@ -14,17 +14,34 @@ pub fn smoke() -> PathBuf {
     repo().join("pipelines/smoke.toml")
 }
 
-/// Run binary `name` with `args`; returns the output.
-pub fn run(name: &str, args: &[&str]) -> Output {
-    let exe = match name {
+/// The path of binary `name`.
+pub fn exe(name: &str) -> &'static str {
+    match name {
         "gen-traj" => env!("CARGO_BIN_EXE_gen-traj"),
         "gen-rsrp" => env!("CARGO_BIN_EXE_gen-rsrp"),
         "build-ckm" => env!("CARGO_BIN_EXE_build-ckm"),
         "ckm" => env!("CARGO_BIN_EXE_ckm"),
         "run-sdusc" => env!("CARGO_BIN_EXE_run-sdusc"),
+        "sdusc-paper" => env!("CARGO_BIN_EXE_sdusc-paper"),
         other => panic!("unknown binary {other}"),
-    };
-    Command::new(exe).args(args).output().expect("binary runs")
+    }
+}
+
+/// Run binary `name` with `args`; returns the output.
+pub fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(exe(name))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+/// The smoke scenario with `from` replaced by `to`, written to `dir/name`.
+pub fn smoke_with(dir: &Path, name: &str, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(smoke()).unwrap();
+    assert!(text.contains(from), "smoke.toml has no {from:?}");
+    let path = dir.join(name);
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path
 }
 
 /// Run and require success, returning stdout.
