@@ -27,6 +27,8 @@ SCHEMAS = {
         "scheme": "str", "drop": "uint", "epoch": "uint", "accumulated_pfr": "float",
         "sum_rate_bps_hz": "float", "users_unserved": "uint", "backhaul_bytes": "uint",
         "mean_location_error_m": "float", "relaxed_constraints": "uint",
+        "sense_s": "float", "plan_s": "float", "exchange_s": "float", "beamform_s": "float",
+        "evaluate_s": "float",
     },
     "user_epochs.parquet": {
         "scheme": "str", "drop": "uint", "epoch": "uint", "bs_id": "uint", "user_id": "uint",
@@ -38,12 +40,16 @@ SCHEMAS = {
         "scheme": "str", "drop": "uint", "epoch": "uint", "bs_id": "uint", "n_scheduled": "uint",
         "bf_time_s": "float", "bf_outer_iters": "uint", "bf_inner_iters": "uint", "objective": "float",
         "relaxed_constraints": "uint", "backhaul_tx_bytes": "uint", "backhaul_rx_bytes": "uint",
+        "sense_s": "float", "schedule_s": "float", "ckm_query_s": "float", "bf_solve_s": "float",
+        "bf_converged": "bool", "bf_inner_converged": "bool", "bf_power_residual": "float",
+        "bf_sensing_residual": "float",
     },
 }
 
 # Nullable columns: NULL is allowed (the value does not exist), NaN/inf never.
 NULLABLE = {"sinr_db", "mean_location_error_m", "location_error_m", "sensing_var_theta", "constraint_ratio",
-            "location_nees"}
+            "location_nees", "bf_converged", "bf_inner_converged", "bf_power_residual",
+            "bf_sensing_residual"}
 
 DUCK_KINDS = {
     "uint": {"UINTEGER", "UBIGINT", "USMALLINT", "UTINYINT"},
@@ -53,7 +59,11 @@ DUCK_KINDS = {
 }
 
 
-def pandas_kind_ok(dtype, kind):
+def pandas_kind_ok(series, kind, nullable):
+    dtype = series.dtype
+    if kind == "bool" and nullable and pd.api.types.is_object_dtype(dtype):
+        # A nullable Boolean column reads as object: True/False and None.
+        return all(v is None or isinstance(v, bool) for v in series)
     if kind == "uint":
         return pd.api.types.is_unsigned_integer_dtype(dtype)
     if kind == "float":
@@ -78,19 +88,19 @@ def check(path: Path, schema: dict) -> int:
             sys.exit(f"{path}: column `{col}` missing (DuckDB sees {sorted(duck_types)})")
         if duck_types[col] not in DUCK_KINDS[kind]:
             sys.exit(f"{path}: column `{col}` is {duck_types[col]} in DuckDB; expected {kind}")
-        if not pandas_kind_ok(df[col].dtype, kind):
+        if not pandas_kind_ok(df[col], kind, col in NULLABLE):
             sys.exit(f"{path}: column `{col}` is {df[col].dtype} in pandas; expected {kind}")
+        nulls = con.execute(
+            f"SELECT count(*) FROM read_parquet('{path}') WHERE \"{col}\" IS NULL"
+        ).fetchone()[0]
+        if nulls and col not in NULLABLE:
+            sys.exit(f"{path}: column `{col}` has {nulls} nulls; expected none")
         if kind == "float":
             bad = con.execute(
                 f"SELECT count(*) FROM read_parquet('{path}') WHERE NOT isfinite(\"{col}\")"
             ).fetchone()[0]
             if bad:
                 sys.exit(f"{path}: column `{col}` has {bad} non-finite values")
-            nulls = con.execute(
-                f"SELECT count(*) FROM read_parquet('{path}') WHERE \"{col}\" IS NULL"
-            ).fetchone()[0]
-            if nulls and col not in NULLABLE:
-                sys.exit(f"{path}: column `{col}` has {nulls} nulls; expected none")
     return rows
 
 

@@ -80,7 +80,8 @@ pub struct Args {
     /// Worker threads [default: all cores]; the output does not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Write 0 for beamforming times, so outputs are byte-identical across runs.
+    /// Write 0 for every wall time (the `*_s` columns: stage times, beamforming
+    /// times), so outputs are byte-identical across runs.
     #[arg(long)]
     pub no_timing: bool,
     #[command(flatten)]

@@ -40,7 +40,10 @@ sys.path.insert(0, str(REPO / "workflow"))
 import sweep as sweeplib  # noqa: E402  (grid expansion and scenario writing)
 
 TABLES = ("epochs", "user_epochs", "bs_epochs")
-TIMING_COLUMNS = ("bf_time_s",)
+TIMING_COLUMNS = (
+    "bf_time_s", "sense_s", "schedule_s", "ckm_query_s", "bf_solve_s",
+    "plan_s", "exchange_s", "beamform_s", "evaluate_s",
+)
 
 
 def run(cmd: list, log) -> None:

@@ -61,6 +61,11 @@ fn epoch_rows(arms: &[(&str, Vec<f64>)]) -> Vec<EpochRow> {
                     backhaul_bytes: if *arm == "A" { 432 } else { 0 },
                     mean_location_error_m: (*arm == "A").then_some(3.0),
                     relaxed_constraints: 0,
+                    sense_s: 0.0,
+                    plan_s: 0.0,
+                    exchange_s: 0.0,
+                    beamform_s: 0.0,
+                    evaluate_s: 0.0,
                 });
             }
         }

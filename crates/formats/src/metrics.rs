@@ -28,6 +28,15 @@ pub struct EpochRow {
     pub mean_location_error_m: Option<f64>,
     /// Users whose sensing constraint was relaxed as infeasible.
     pub relaxed_constraints: u32,
+    /// Wall time of each step of the epoch over the whole network, s (0
+    /// with `--no-timing`): the world's echoes and observations, the
+    /// agents' sensing update + scheduling + messages, the backhaul, the
+    /// beamformers, the true-SINR evaluation.
+    pub sense_s: f64,
+    pub plan_s: f64,
+    pub exchange_s: f64,
+    pub beamform_s: f64,
+    pub evaluate_s: f64,
 }
 
 /// One row of `user_epochs.parquet`: per (scheme, drop, epoch, user).
@@ -82,6 +91,25 @@ pub struct BsEpochRow {
     pub relaxed_constraints: u32,
     pub backhaul_tx_bytes: u64,
     pub backhaul_rx_bytes: u64,
+    /// Wall time of the BS's tracker update and prediction, s (0 with `--no-timing`).
+    pub sense_s: f64,
+    /// Wall time of scheduling and encoding the backhaul messages, s.
+    pub schedule_s: f64,
+    /// Of `bf_time_s`: the CKM queries and the leakage matrix, s.
+    pub ckm_query_s: f64,
+    /// Of `bf_time_s`: the solver from its initial point to its return, s
+    /// (what `cargo bench --bench per_bs_solve` measures).
+    pub bf_solve_s: f64,
+    /// The solver's outer loop stopped on its relative-improvement test
+    /// (null: nobody scheduled, no solve).
+    pub bf_converged: Option<bool>,
+    /// Every inner (dual) solve met its tolerance (null: no inner solver).
+    pub bf_inner_converged: Option<bool>,
+    /// Σ‖v_k‖²/P − 1 at return, ≤ 0 (null: not an FP solver).
+    pub bf_power_residual: Option<f64>,
+    /// max over constrained users of σ²_k/c̄ − 1 at return, ≤ 0 when
+    /// feasible, 0 without constraints (null: not an FP solver).
+    pub bf_sensing_residual: Option<f64>,
 }
 
 fn field(name: &str, dt: DataType, nullable: bool) -> Field {
@@ -99,6 +127,11 @@ pub fn epoch_schema() -> SchemaRef {
         field("backhaul_bytes", DataType::UInt64, false),
         field("mean_location_error_m", DataType::Float64, true),
         field("relaxed_constraints", DataType::UInt32, false),
+        field("sense_s", DataType::Float64, false),
+        field("plan_s", DataType::Float64, false),
+        field("exchange_s", DataType::Float64, false),
+        field("beamform_s", DataType::Float64, false),
+        field("evaluate_s", DataType::Float64, false),
     ]))
 }
 
@@ -136,6 +169,14 @@ pub fn bs_epoch_schema() -> SchemaRef {
         field("relaxed_constraints", DataType::UInt32, false),
         field("backhaul_tx_bytes", DataType::UInt64, false),
         field("backhaul_rx_bytes", DataType::UInt64, false),
+        field("sense_s", DataType::Float64, false),
+        field("schedule_s", DataType::Float64, false),
+        field("ckm_query_s", DataType::Float64, false),
+        field("bf_solve_s", DataType::Float64, false),
+        field("bf_converged", DataType::Boolean, true),
+        field("bf_inner_converged", DataType::Boolean, true),
+        field("bf_power_residual", DataType::Float64, true),
+        field("bf_sensing_residual", DataType::Float64, true),
     ]))
 }
 
@@ -154,6 +195,9 @@ fn f64c<T>(rows: &[T], g: impl Fn(&T) -> f64) -> ArrayRef {
 fn f64o<T>(rows: &[T], g: impl Fn(&T) -> Option<f64>) -> ArrayRef {
     Arc::new(Float64Array::from_iter(rows.iter().map(g)))
 }
+fn boolo<T>(rows: &[T], g: impl Fn(&T) -> Option<bool>) -> ArrayRef {
+    Arc::new(BooleanArray::from_iter(rows.iter().map(g)))
+}
 fn boolc<T>(rows: &[T], g: impl Fn(&T) -> bool) -> ArrayRef {
     Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(g(r)))))
 }
@@ -171,6 +215,11 @@ pub fn epochs_batch(rows: &[EpochRow]) -> RecordBatch {
             u64c(rows, |r| r.backhaul_bytes),
             f64o(rows, |r| r.mean_location_error_m),
             u32c(rows, |r| r.relaxed_constraints),
+            f64c(rows, |r| r.sense_s),
+            f64c(rows, |r| r.plan_s),
+            f64c(rows, |r| r.exchange_s),
+            f64c(rows, |r| r.beamform_s),
+            f64c(rows, |r| r.evaluate_s),
         ],
     )
     .expect("columns match the schema")
@@ -216,6 +265,14 @@ pub fn bs_epochs_batch(rows: &[BsEpochRow]) -> RecordBatch {
             u32c(rows, |r| r.relaxed_constraints),
             u64c(rows, |r| r.backhaul_tx_bytes),
             u64c(rows, |r| r.backhaul_rx_bytes),
+            f64c(rows, |r| r.sense_s),
+            f64c(rows, |r| r.schedule_s),
+            f64c(rows, |r| r.ckm_query_s),
+            f64c(rows, |r| r.bf_solve_s),
+            boolo(rows, |r| r.bf_converged),
+            boolo(rows, |r| r.bf_inner_converged),
+            f64o(rows, |r| r.bf_power_residual),
+            f64o(rows, |r| r.bf_sensing_residual),
         ],
     )
     .expect("columns match the schema")

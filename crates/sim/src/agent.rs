@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::Array2;
+use ndarray::{Array2, Array3};
 use sdusc_beamforming::dualopt::{self, DualOptParams};
 use sdusc_beamforming::reference::{self, RefParams};
 use sdusc_beamforming::wmmse::{self, NetworkProblem, WmmseParams};
@@ -28,7 +28,7 @@ use sdusc_scheduling::{ScheduleInput, Scheduler, overdue_users, pf_weights, sche
 use sdusc_sensing::{Echo, EchoModel, Prediction, Tracker, TrackerParams};
 
 use crate::backhaul::{Inbox, LocationMessage, Payload, VectorsMessage};
-use crate::engine::SimError;
+use crate::error::{AgentError, SimError};
 use crate::scheme::{BeamformerKind, LeakageModel, SchedulerKind, Scheme};
 
 /// What a BS is configured with (from the scenario and the scheme).
@@ -90,6 +90,10 @@ pub struct Plan {
     /// CWMMSE: the upload to the central unit (channels from every BS to
     /// each scheduled user, `[user][bs]`, and PF weights).
     pub central_upload: Option<(Vec<u8>, Vec<f64>)>,
+    /// Wall time of the sensing update (step 1), s.
+    pub sense_s: f64,
+    /// Wall time of scheduling and encoding the messages (steps 2–3), s.
+    pub schedule_s: f64,
 }
 
 /// The agent's beams of step 4 and the solver's diagnostics.
@@ -105,7 +109,44 @@ pub struct BeamOutcome {
     /// Per scheduled user: the BS's predicted σ²_{k,ī}/c̄ at the returned
     /// beams (≈ 1: the constraint is active); `None` without sensing.
     pub constraint_ratio: Vec<Option<f64>>,
+    /// The solver's own convergence report; `None` without a solve.
+    pub diagnostics: Option<SolveDiagnostics>,
+    /// Wall time of the whole step, s.
     pub elapsed_s: f64,
+    /// Of which: CKM queries and the leakage matrix, s.
+    pub ckm_query_s: f64,
+    /// Of which: the solver from its initial point to its return, s.
+    pub solve_s: f64,
+}
+
+/// How a beamforming solve ended (from `FpInfo` / `WmmseInfo`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SolveDiagnostics {
+    /// The outer loop stopped on its relative-improvement test.
+    pub converged: bool,
+    /// Every inner solve met its tolerance (`None`: no inner solver).
+    pub inner_converged: Option<bool>,
+    /// Σ‖v_k‖²/P − 1 at return (≤ 0), FP solvers only.
+    pub power_residual: Option<f64>,
+    /// max over constrained users of σ²_k/c̄ − 1 at return, FP solvers only.
+    pub sensing_residual: Option<f64>,
+}
+
+impl BeamOutcome {
+    fn empty(nt: usize) -> Self {
+        Self {
+            beams: Array2::zeros((0, nt)),
+            outer_iterations: 0,
+            inner_iterations: 0,
+            objective: 0.0,
+            relaxed: Vec::new(),
+            constraint_ratio: Vec::new(),
+            diagnostics: None,
+            elapsed_s: 0.0,
+            ckm_query_s: 0.0,
+            solve_s: 0.0,
+        }
+    }
 }
 
 /// One BS.
@@ -141,7 +182,7 @@ impl BsAgent {
             Some(
                 Tracker::new(cfg.site, k, cfg.epoch_s, params)
                     .and_then(|t| t.with_cell(cfg.cells.clone(), cfg.id))
-                    .map_err(|e| SimError::Agent(cfg.id, e.to_string()))?,
+                    .map_err(|e| AgentError::from(e).at(cfg.id))?,
             )
         } else {
             None
@@ -178,8 +219,13 @@ impl BsAgent {
         &self.echo_gated
     }
 
-    fn estimate(&self, u: usize) -> Result<Prediction, SimError> {
-        self.predictions[u].ok_or_else(|| self.err(format!("no location estimate of user {u}")))
+    /// The users scheduled by the last [`plan`](Self::plan), local order.
+    pub fn scheduled(&self) -> &[usize] {
+        &self.scheduled
+    }
+
+    fn estimate(&self, u: usize) -> Result<Prediction, AgentError> {
+        self.predictions[u].ok_or(AgentError::NoEstimate(u))
     }
 
     /// The agent's own view of R̂_k(n−1).
@@ -187,46 +233,76 @@ impl BsAgent {
         &self.avg_rate
     }
 
-    fn err(&self, e: impl ToString) -> SimError {
-        SimError::Agent(self.cfg.id, e.to_string())
-    }
-
     /// Steps 1–3 of epoch n: fold in the feedback and echoes, schedule, and
     /// encode the outgoing backhaul messages.
     pub fn plan(&mut self, obs: Observation) -> Result<Plan, SimError> {
+        self.plan_local(obs).map_err(|e| e.at(self.cfg.id))
+    }
+
+    fn plan_local(&mut self, obs: Observation) -> Result<Plan, AgentError> {
         let k = self.cfg.users.len();
         if obs.own_channels.len() != k || obs.rate_feedback.len() != k {
-            return Err(self.err(format!(
-                "observation for {} users, expected {k}",
-                obs.own_channels.len()
-            )));
+            return Err(AgentError::ObservationSize {
+                got: obs.own_channels.len(),
+                expected: k,
+            });
         }
-        // PF state: R̂(n−1) from the feedback of epoch n−1.
-        if obs.epoch > 1 {
+        self.absorb_feedback(obs.epoch, &obs.rate_feedback);
+        let start = Instant::now();
+        self.sense(&obs)?;
+        let sense_s = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let weights = pf_weights(&self.avg_rate, sdusc_scheduling::DEFAULT_RATE_FLOOR_BPS_HZ);
+        let scheduled = self.schedule_users(&obs.own_channels, &weights)?;
+        let (outgoing, central_upload) =
+            self.outgoing(&scheduled, &weights, obs.cross_channels.as_deref())?;
+        let schedule_s = start.elapsed().as_secs_f64();
+        self.own_channels = obs.own_channels;
+        self.cross_channels = obs.cross_channels;
+        self.scheduled = scheduled.clone();
+        Ok(Plan {
+            scheduled,
+            outgoing,
+            central_upload,
+            sense_s,
+            schedule_s,
+        })
+    }
+
+    /// PF state: R̂(n−1) from the rate feedback of epoch n−1.
+    fn absorb_feedback(&mut self, epoch: u32, rate_feedback: &[f64]) {
+        if epoch > 1 {
             let n = self.epochs_seen as f64 + 1.0;
-            for (avg, r) in self.avg_rate.iter_mut().zip(&obs.rate_feedback) {
+            for (avg, r) in self.avg_rate.iter_mut().zip(rate_feedback) {
                 *avg += (r - *avg) / n;
             }
             self.epochs_seen += 1;
         }
-        self.epoch = obs.epoch;
+        self.epoch = epoch;
+    }
 
-        // STEP 1: sensing — fold in echoes, predict every own user to epoch n.
+    /// STEP 1: sensing — fold in the echoes, predict every own user to epoch n.
+    fn sense(&mut self, obs: &Observation) -> Result<(), AgentError> {
         self.echo_gated.fill(false);
         if let Some(tracker) = self.tracker.as_mut() {
             for (u, echo, described) in &obs.echoes {
-                let outcome = tracker
-                    .update_from_echo(*u, echo, *described as u64)
-                    .map_err(|e| SimError::Agent(self.cfg.id, e.to_string()))?;
+                let outcome = tracker.update_from_echo(*u, echo, *described as u64)?;
                 if let Some(g) = self.echo_gated.get_mut(*u) {
                     *g |= outcome.position_gated;
                 }
             }
             self.predictions = tracker.predict_all(obs.epoch as u64);
         }
+        Ok(())
+    }
 
-        // STEP 2: scheduling with PF weights 1/R̂(n−1) and intra-cell CSI.
-        let weights = pf_weights(&self.avg_rate, sdusc_scheduling::DEFAULT_RATE_FLOOR_BPS_HZ);
+    /// STEP 2: scheduling with PF weights 1/R̂(n−1) and intra-cell CSI; the
+    /// fixed-schedule schemes keep their first epoch's set.
+    fn schedule_users(
+        &mut self,
+        channels: &[Vec<C64>],
+        weights: &[f64],
+    ) -> Result<Vec<usize>, AgentError> {
         let scheduled = match (&self.fixed_schedule, self.cfg.scheme.fixed_schedule) {
             (Some(fixed), true) => fixed.clone(),
             _ => {
@@ -237,15 +313,15 @@ impl BsAgent {
                     SchedulerKind::AllUsers => Scheduler::AllUsers,
                 };
                 let input = ScheduleInput {
-                    channels: &obs.own_channels,
-                    weights: &weights,
+                    channels,
+                    weights,
                     forced: &forced,
                     power_w: self.cfg.power_w,
                     noise_w: self.cfg.noise_w,
                     max_scheduled: self.cfg.max_scheduled,
                     codebook: Some(self.cfg.codebook.view()),
                 };
-                schedule(&scheduler, &input).map_err(|e| self.err(e))?.users
+                schedule(&scheduler, &input)?.users
             }
         };
         if self.cfg.scheme.fixed_schedule && self.fixed_schedule.is_none() {
@@ -258,10 +334,19 @@ impl BsAgent {
                 *streak + 1
             };
         }
+        Ok(scheduled)
+    }
 
-        // STEP 3: outgoing messages.
+    /// STEP 3: the messages to the BSs that coordinate with this one (all
+    /// others by default), and CWMMSE's upload to the central unit.
+    #[allow(clippy::type_complexity)]
+    fn outgoing(
+        &self,
+        scheduled: &[usize],
+        weights: &[f64],
+        cross: Option<&[Vec<Vec<C64>>]>,
+    ) -> Result<(Vec<(usize, Payload)>, Option<(Vec<u8>, Vec<f64>)>), AgentError> {
         let sender = self.cfg.id as u16;
-        // The BSs that coordinate with this one (all others by default).
         let id = self.cfg.id;
         let cells = &self.cfg.cells;
         let others = (0..self.cfg.num_bs).filter(|&m| cells.coordinates_with(m, id));
@@ -287,10 +372,7 @@ impl BsAgent {
                 outgoing.extend(others.map(|m| (m, Payload::Locations(bytes.clone()))));
             }
             BeamformerKind::FpSalinrPerfect => {
-                let cross = obs
-                    .cross_channels
-                    .as_ref()
-                    .ok_or_else(|| self.err("perfect-CSI scheme without channel feedback"))?;
+                let cross = cross.ok_or(AgentError::NoChannelFeedback("perfect-CSI"))?;
                 for m in others {
                     let msg = VectorsMessage {
                         sender,
@@ -301,10 +383,7 @@ impl BsAgent {
                 }
             }
             BeamformerKind::Cwmmse => {
-                let cross = obs
-                    .cross_channels
-                    .as_ref()
-                    .ok_or_else(|| self.err("centralized scheme without channel feedback"))?;
+                let cross = cross.ok_or(AgentError::NoChannelFeedback("centralized"))?;
                 let msg = VectorsMessage {
                     sender,
                     nt: self.cfg.tx_antennas as u16,
@@ -320,31 +399,20 @@ impl BsAgent {
             }
             BeamformerKind::Pwmmse => {}
         }
-        self.own_channels = obs.own_channels;
-        self.cross_channels = obs.cross_channels;
-        self.scheduled = scheduled.clone();
-        Ok(Plan {
-            scheduled,
-            outgoing,
-            central_upload,
-        })
+        Ok((outgoing, central_upload))
     }
 
     /// Step 4: beams for the scheduled users from what the inbox holds.
     /// (CWMMSE beams come from the central unit instead.)
     pub fn beamform(&self, inbox: &Inbox) -> Result<BeamOutcome, SimError> {
+        self.beamform_local(inbox).map_err(|e| e.at(self.cfg.id))
+    }
+
+    fn beamform_local(&self, inbox: &Inbox) -> Result<BeamOutcome, AgentError> {
         let nt = self.cfg.tx_antennas;
         let s = &self.scheduled;
         if s.is_empty() {
-            return Ok(BeamOutcome {
-                beams: Array2::zeros((0, nt)),
-                outer_iterations: 0,
-                inner_iterations: 0,
-                objective: 0.0,
-                relaxed: Vec::new(),
-                constraint_ratio: Vec::new(),
-                elapsed_s: 0.0,
-            });
+            return Ok(BeamOutcome::empty(nt));
         }
         let start = Instant::now();
         let channels = Array2::from_shape_fn((s.len(), nt), |(i, j)| self.own_channels[s[i]][j]);
@@ -352,113 +420,17 @@ impl BsAgent {
         let weights: Vec<f64> = s.iter().map(|&u| weights_all[u]).collect();
         let kind = self.cfg.scheme.beamformer;
         if kind == BeamformerKind::Pwmmse {
-            let problem = NetworkProblem {
-                channels: channels
-                    .clone()
-                    .into_shape_with_order((1, s.len(), nt))
-                    .map_err(|e| self.err(e))?,
-                serving: vec![0; s.len()],
-                weights,
-                noise_power: self.cfg.noise_w,
-                power_budgets: vec![self.cfg.power_w],
-            };
-            let (beams, info) =
-                wmmse::pwmmse(&problem, &self.cfg.wmmse).map_err(|e| self.err(e))?;
-            return Ok(BeamOutcome {
-                beams,
-                outer_iterations: info.iterations as u32,
-                inner_iterations: 0,
-                objective: info.wsr_history.last().copied().unwrap_or(0.0),
-                relaxed: Vec::new(),
-                constraint_ratio: vec![None; s.len()],
-                elapsed_s: start.elapsed().as_secs_f64(),
-            });
+            let mut outcome = self.pwmmse(&channels, weights)?;
+            outcome.elapsed_s = start.elapsed().as_secs_f64();
+            outcome.solve_s = outcome.elapsed_s;
+            return Ok(outcome);
         }
-
-        // Inter-cell leakage: CKM at received locations, or fed-back channels.
-        let mut d = Array2::<C64>::zeros((nt, nt));
-        let mut add_outer = |h: &[C64]| {
-            for i in 0..nt {
-                for j in 0..nt {
-                    d[(i, j)] += h[i] * h[j].conj();
-                }
-            }
-        };
-        match kind {
-            BeamformerKind::FpSalinrPerfect => {
-                for msg in &inbox.channels {
-                    msg.vectors.iter().for_each(|h| add_outer(h));
-                }
-            }
-            _ => {
-                let ckm = self
-                    .ckm
-                    .as_ref()
-                    .ok_or_else(|| self.err("scheme needs a CKM, none loaded"))?;
-                let mut sum = LeakageSum::new(ckm);
-                for msg in &inbox.locations {
-                    for (i, &p) in msg.locations.iter().enumerate() {
-                        // The CKM is in this BS's frame: the image it sees.
-                        let p = self.cfg.cells.image(self.cfg.id, p);
-                        let est = ckm.lookup(p).map_err(|e| self.err(e))?;
-                        match self.cfg.scheme.leakage {
-                            LeakageModel::Vector => sum.add_vector(&est, 1.0),
-                            LeakageModel::Covariance => sum.add_covariance(&est, 1.0),
-                            LeakageModel::PhaseAware => {
-                                sum.add_phase_aware(&est, self.cfg.phase_var_rad2)
-                            }
-                            LeakageModel::Robust => {
-                                let cov = msg
-                                    .covariances
-                                    .as_ref()
-                                    .and_then(|c| c.get(i))
-                                    .ok_or_else(|| {
-                                        self.err(format!(
-                                            "leakage=robust: BS {}'s locations came without covariances",
-                                            msg.sender
-                                        ))
-                                    })?;
-                                sum.add_robust(p, *cov).map_err(|e| self.err(e))?;
-                            }
-                        }
-                    }
-                }
-                d += &sum.matrix();
-            }
-        }
+        let query_start = Instant::now();
+        let d = self.leakage_matrix(inbox)?;
+        let ckm_query_s = query_start.elapsed().as_secs_f64();
         let leakage = match kind {
             BeamformerKind::Slinr => Leakage::PerUser(d),
             _ => Leakage::Averaged(d.mapv(|x| x / s.len() as f64)),
-        };
-
-        // Sensing constraints from the agent's own location estimates.
-        let sensing = match (&self.cfg.echo_model, kind) {
-            (
-                Some(model),
-                BeamformerKind::Salinr | BeamformerKind::Slinr | BeamformerKind::SalinrReference,
-            ) => {
-                let mut steering = Array2::zeros((s.len(), nt));
-                let mut echo_gain = Vec::with_capacity(s.len());
-                let mut first = None;
-                for (i, &u) in s.iter().enumerate() {
-                    let p = self.estimate(u)?.position;
-                    let c = model.constraint(p).map_err(|e| self.err(e))?;
-                    for (j, z) in c.steering.iter().enumerate() {
-                        steering[(i, j)] = *z;
-                    }
-                    echo_gain.push(c.echo_gain);
-                    first.get_or_insert(c);
-                }
-                let c = first.expect("at least one scheduled user");
-                Some(SensingData {
-                    steering,
-                    echo_gain,
-                    sensing_noise: c.noise_w,
-                    threshold: c.threshold,
-                    error_scale_sq: c.error_scale_sq,
-                })
-            }
-            _ => None,
         };
         let problem = SalinrProblem {
             channels,
@@ -466,16 +438,17 @@ impl BsAgent {
             weights,
             noise_power: self.cfg.noise_w,
             power_budget: self.cfg.power_w,
-            sensing,
+            sensing: self.sensing_data()?,
         };
-        let v0 = fp::initial_beams(&problem, &self.cfg.dualopt.fp).map_err(|e| self.err(e))?;
+        let solve_start = Instant::now();
+        let v0 = fp::initial_beams(&problem, &self.cfg.dualopt.fp)?;
         let (beams, info) = match kind {
             BeamformerKind::SalinrReference => {
                 reference::solve_fp_from(&problem, &v0, &self.cfg.reference)
             }
             _ => dualopt::solve_from(&problem, &v0, &self.cfg.dualopt),
-        }
-        .map_err(|e| self.err(e))?;
+        }?;
+        let solve_s = solve_start.elapsed().as_secs_f64();
         let elapsed_s = start.elapsed().as_secs_f64();
         let objective = info.objective_history.last().copied().unwrap_or(0.0);
         let constraint_ratio = match (
@@ -493,7 +466,7 @@ impl BsAgent {
                 v: beams.clone(),
                 objective,
             };
-            npz::save(&path, &inst).map_err(|e| self.err(e))?;
+            npz::save(&path, &inst)?;
         }
         Ok(BeamOutcome {
             beams,
@@ -502,7 +475,277 @@ impl BsAgent {
             objective,
             relaxed: info.relaxed_users.iter().map(|&i| s[i]).collect(),
             constraint_ratio,
+            diagnostics: Some(SolveDiagnostics {
+                converged: info.converged,
+                inner_converged: Some(info.inner_converged),
+                power_residual: Some(info.power_residual),
+                sensing_residual: Some(info.sensing_residual),
+            }),
             elapsed_s,
+            ckm_query_s,
+            solve_s,
         })
+    }
+
+    /// PWMMSE: the intra-cell WMMSE of this cell alone.
+    fn pwmmse(&self, channels: &Array2<C64>, weights: Vec<f64>) -> Result<BeamOutcome, AgentError> {
+        let k = channels.nrows();
+        let problem = NetworkProblem {
+            channels: Array3::from_shape_fn((1, k, channels.ncols()), |(_, i, j)| channels[(i, j)]),
+            serving: vec![0; k],
+            weights,
+            noise_power: self.cfg.noise_w,
+            power_budgets: vec![self.cfg.power_w],
+        };
+        let (beams, info) = wmmse::pwmmse(&problem, &self.cfg.wmmse)?;
+        Ok(BeamOutcome {
+            beams,
+            outer_iterations: info.iterations as u32,
+            objective: info.wsr_history.last().copied().unwrap_or(0.0),
+            constraint_ratio: vec![None; k],
+            diagnostics: Some(SolveDiagnostics {
+                converged: info.converged,
+                inner_converged: None,
+                power_residual: None,
+                sensing_residual: None,
+            }),
+            ..BeamOutcome::empty(channels.ncols())
+        })
+    }
+
+    /// The inter-cell leakage Σ E[g gᴴ] over the neighbours' users: the
+    /// CKM at the received locations (in this BS's frame: the image it
+    /// sees), or the fed-back channels of the perfect-CSI scheme.
+    fn leakage_matrix(&self, inbox: &Inbox) -> Result<Array2<C64>, AgentError> {
+        let nt = self.cfg.tx_antennas;
+        let mut d = Array2::<C64>::zeros((nt, nt));
+        if self.cfg.scheme.beamformer == BeamformerKind::FpSalinrPerfect {
+            for h in inbox.channels.iter().flat_map(|msg| &msg.vectors) {
+                for i in 0..nt {
+                    for j in 0..nt {
+                        d[(i, j)] += h[i] * h[j].conj();
+                    }
+                }
+            }
+            return Ok(d);
+        }
+        let ckm = self.ckm.as_ref().ok_or(AgentError::NoCkm)?;
+        let mut sum = LeakageSum::new(ckm);
+        for msg in &inbox.locations {
+            for (i, &p) in msg.locations.iter().enumerate() {
+                let p = self.cfg.cells.image(self.cfg.id, p);
+                let est = ckm.lookup(p)?;
+                match self.cfg.scheme.leakage {
+                    LeakageModel::Vector => sum.add_vector(&est, 1.0),
+                    LeakageModel::Covariance => sum.add_covariance(&est, 1.0),
+                    LeakageModel::PhaseAware => sum.add_phase_aware(&est, self.cfg.phase_var_rad2),
+                    LeakageModel::Robust => {
+                        let cov = msg
+                            .covariances
+                            .as_ref()
+                            .and_then(|c| c.get(i))
+                            .ok_or(AgentError::NoCovariances(msg.sender))?;
+                        sum.add_robust(p, *cov)?;
+                    }
+                }
+            }
+        }
+        d += &sum.matrix();
+        Ok(d)
+    }
+
+    /// The sensing constraints (17) of the scheduled users, at the agent's
+    /// own location estimates; `None` for schemes without sensing.
+    fn sensing_data(&self) -> Result<Option<SensingData>, AgentError> {
+        let kind = self.cfg.scheme.beamformer;
+        let model = match (&self.cfg.echo_model, kind) {
+            (
+                Some(model),
+                BeamformerKind::Salinr | BeamformerKind::Slinr | BeamformerKind::SalinrReference,
+            ) => model,
+            _ => return Ok(None),
+        };
+        let s = &self.scheduled;
+        let nt = self.cfg.tx_antennas;
+        let mut steering = Array2::zeros((s.len(), nt));
+        let mut echo_gain = Vec::with_capacity(s.len());
+        let mut first = None;
+        for (i, &u) in s.iter().enumerate() {
+            let p = self.estimate(u)?.position;
+            let c = model.constraint(p)?;
+            for (j, z) in c.steering.iter().enumerate() {
+                steering[(i, j)] = *z;
+            }
+            echo_gain.push(c.echo_gain);
+            first.get_or_insert(c);
+        }
+        let c = first.expect("at least one scheduled user");
+        Ok(Some(SensingData {
+            steering,
+            echo_gain,
+            sensing_noise: c.noise_w,
+            threshold: c.threshold,
+            error_scale_sq: c.error_scale_sq,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+    use crate::engine::build_agents;
+    use crate::epoch::EpochPipeline;
+    use crate::fixture::{Fixture, scheme, smoke};
+
+    fn agents(f: &Fixture, name: &str, ckms: bool) -> Vec<BsAgent> {
+        let none = vec![None; f.ckms.len()];
+        let ckms = if ckms { &f.ckms } else { &none };
+        build_agents(&f.world, &f.truth, ckms, &scheme(name), &f.opts).unwrap()
+    }
+
+    /// Epoch-1 observations from the world side of the pipeline.
+    fn observations(f: &Fixture, name: &str) -> Vec<Observation> {
+        let sc = scheme(name);
+        let s = &f.world.scenario;
+        let radars = (0..s.num_bs())
+            .map(|b| crate::engine::radar(&f.world, b, s.sensing.threshold).unwrap())
+            .collect();
+        EpochPipeline::new(&f.world, &f.truth, &sc, &f.opts, radars)
+            .sense(1)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_wrong_sized_observation_is_a_typed_error_of_that_bs() {
+        let f = smoke(1);
+        let mut a = agents(&f, "sd-uscb", true);
+        let mut obs = observations(&f, "sd-uscb").remove(1);
+        obs.own_channels.pop();
+        let e = a[1].plan(obs).unwrap_err();
+        assert!(matches!(
+            e,
+            SimError::Agent {
+                bs: 1,
+                source: AgentError::ObservationSize { .. }
+            }
+        ));
+        assert!(e.to_string().starts_with("BS 1: observation for"), "{e}");
+        assert!(e.source().is_some());
+    }
+
+    #[test]
+    fn pf_averages_follow_the_rate_feedback_from_epoch_two_on() {
+        let f = smoke(1);
+        let mut a = agents(&f, "pwmmse", true).remove(0);
+        let mut obs = observations(&f, "pwmmse").remove(0);
+        let k = obs.rate_feedback.len();
+        obs.rate_feedback = vec![9.0; k];
+        a.plan(obs.clone()).unwrap();
+        assert!(
+            a.average_rates().iter().all(|&r| r == 0.0),
+            "epoch 1 has no feedback"
+        );
+        for (n, r) in [(2, 1.0), (3, 3.0)] {
+            obs.epoch = n;
+            obs.rate_feedback = (0..k).map(|u| r * u as f64).collect();
+            a.plan(obs.clone()).unwrap();
+        }
+        for (u, avg) in a.average_rates().iter().enumerate() {
+            assert_eq!(*avg, 2.0 * u as f64, "mean of 1·u and 3·u");
+        }
+    }
+
+    #[test]
+    fn fixed_schedule_schemes_keep_their_first_set() {
+        let f = smoke(1);
+        let mut a = agents(&f, "sd-uscb:fixed=true", true).remove(0);
+        let obs = observations(&f, "sd-uscb:fixed=true").remove(0);
+        let first = a.plan(obs.clone()).unwrap().scheduled;
+        let mut later = obs;
+        later.epoch = 2;
+        later.echoes.clear();
+        later.rate_feedback = vec![5.0; later.rate_feedback.len()];
+        assert_eq!(a.plan(later).unwrap().scheduled, first);
+    }
+
+    #[test]
+    fn perfect_csi_leakage_is_the_sum_of_the_fed_back_outer_products() {
+        let f = smoke(1);
+        let mut a = agents(&f, "fp-salinr-perfect", false);
+        let obs = observations(&f, "fp-salinr-perfect");
+        let plans: Vec<Plan> = a
+            .iter_mut()
+            .zip(obs)
+            .map(|(a, o)| a.plan(o).unwrap())
+            .collect();
+        let outgoing: Vec<_> = plans.iter().map(|p| p.outgoing.clone()).collect();
+        let (inboxes, _) = crate::backhaul::deliver(&outgoing, plans.len()).unwrap();
+        let d = a[0].leakage_matrix(&inboxes[0]).unwrap();
+        let nt = f.world.scenario.tx_antennas;
+        let mut want = Array2::<C64>::zeros((nt, nt));
+        for msg in &inboxes[0].channels {
+            for h in &msg.vectors {
+                let h = ndarray::Array1::from(h.clone());
+                let col = h.clone().into_shape_with_order((nt, 1)).unwrap();
+                let row = h.mapv(|z| z.conj()).into_shape_with_order((1, nt)).unwrap();
+                want += &col.dot(&row);
+            }
+        }
+        assert!(!inboxes[0].channels.is_empty());
+        let err = (&d - &want).iter().map(|z| z.norm()).fold(0.0, f64::max);
+        assert!(err < 1e-12 * want.iter().map(|z| z.norm()).fold(0.0, f64::max));
+    }
+
+    #[test]
+    fn a_ckm_scheme_without_its_ckm_says_so() {
+        let f = smoke(1);
+        let mut a = agents(&f, "sd-uscb", false);
+        let obs = observations(&f, "sd-uscb");
+        let plans: Vec<Plan> = a
+            .iter_mut()
+            .zip(obs)
+            .map(|(a, o)| a.plan(o).unwrap())
+            .collect();
+        let outgoing: Vec<_> = plans.iter().map(|p| p.outgoing.clone()).collect();
+        let (inboxes, _) = crate::backhaul::deliver(&outgoing, plans.len()).unwrap();
+        let e = a[2].beamform(&inboxes[2]).unwrap_err();
+        assert!(matches!(
+            e,
+            SimError::Agent {
+                bs: 2,
+                source: AgentError::NoCkm
+            }
+        ));
+    }
+
+    #[test]
+    fn nobody_scheduled_means_no_beams_and_no_solve() {
+        let f = smoke(1);
+        let a = agents(&f, "sd-uscb", true).remove(0);
+        let o = a.beamform(&Inbox::default()).unwrap();
+        assert_eq!(o.beams.nrows(), 0);
+        assert!(o.diagnostics.is_none());
+        assert_eq!((o.elapsed_s, o.solve_s), (0.0, 0.0));
+    }
+
+    #[test]
+    fn sensing_constraints_sit_at_the_agents_own_estimates() {
+        let f = smoke(1);
+        let mut a = agents(&f, "sd-uscb", true).remove(0);
+        a.plan(observations(&f, "sd-uscb").remove(0)).unwrap();
+        let sd = a.sensing_data().unwrap().expect("sd-uscb senses");
+        let model = a.cfg.echo_model.as_ref().unwrap();
+        for (i, &u) in a.scheduled().iter().enumerate() {
+            let c = model
+                .constraint(a.predictions()[u].unwrap().position)
+                .unwrap();
+            assert_eq!(sd.echo_gain[i], c.echo_gain);
+            assert_eq!(sd.steering.row(i).to_vec(), c.steering);
+        }
+        let mut pw = agents(&f, "pwmmse", true).remove(0);
+        pw.plan(observations(&f, "pwmmse").remove(0)).unwrap();
+        assert!(pw.sensing_data().unwrap().is_none());
     }
 }

@@ -10,18 +10,26 @@
 //!   are message types ([`agent::Observation`], [`backhaul::Inbox`]); it has no
 //!   handle on the world.
 //!
-//! [`engine`] runs the epochs of one (scheme, drop), with the agents of an
-//! epoch in parallel and results identical to a serial run; [`scheme`] names
+//! [`engine`] runs the epochs of one (scheme, drop) through the named steps
+//! of [`epoch`], with the agents of an epoch in parallel and results
+//! identical to a serial run; [`error`] types what can fail; [`scheme`] names
 //! the schemes; [`summary`] aggregates over drops.
 
 pub mod agent;
 pub mod backhaul;
+mod central;
 pub mod engine;
+pub mod epoch;
+pub mod error;
+#[cfg(test)]
+mod fixture;
 pub mod scheme;
 pub mod summary;
 pub mod world;
 
-pub use engine::{RunOptions, RunOutput, SimError, run_scheme_drop};
+pub use engine::{RunOptions, RunOutput, run_scheme_drop};
+pub use epoch::{EpochPipeline, StageTimes};
+pub use error::{AgentError, SimError, WorldError};
 pub use scheme::Scheme;
 pub use world::{DropTruth, World};
 
