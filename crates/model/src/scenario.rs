@@ -5,14 +5,13 @@
 //! Every field is documented on [`RawScenario`]'s sections; `pipelines/paper.toml`
 //! lists the paper's defaults (SPEC §2).
 
-use std::f64::consts::PI;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::coordination::{self, NeighbourRule};
-use crate::geometry::{BsSite, Cells, Point};
+use crate::geometry::{BsSite, Cells, Point, paper_sites, wrap_angle};
 use crate::layout::{self, Wraparound};
 
 /// Why a scenario was refused.
@@ -830,6 +829,22 @@ impl Scenario {
     }
 }
 
+impl Cells {
+    /// The cells of a validated scenario, with its wrap-around and
+    /// neighbour sets. Here rather than in `geometry`, which knows nothing of
+    /// scenarios.
+    pub fn from_scenario(s: &Scenario) -> Self {
+        Self {
+            sites: s.sites.clone(),
+            min_distance_m: s.min_distance_m,
+            cell_radius_m: s.cell_radius_m,
+            sector_half_width_rad: s.sector_half_width_rad,
+            wraparound: s.wraparound,
+            neighbours: s.neighbours.clone(),
+        }
+    }
+}
+
 /// The sites of `[network]` and, for a hex layout with wrap-around, its
 /// wrap-around.
 fn network_sites(n: &RawNetwork) -> Result<(Vec<BsSite>, Option<Wraparound>), ScenarioError> {
@@ -1007,36 +1022,6 @@ fn check_hex_cells(
         ));
     }
     Ok(())
-}
-
-/// The paper's three sites: (0,0), (180,0), (90, 90√3) m, each broadside
-/// pointing at the centroid.
-pub fn paper_sites() -> Vec<BsSite> {
-    let positions = [
-        Point::new(0.0, 0.0),
-        Point::new(180.0, 0.0),
-        Point::new(90.0, 90.0 * 3f64.sqrt()),
-    ];
-    let centroid = Point::new(
-        positions.iter().map(|p| p.x).sum::<f64>() / 3.0,
-        positions.iter().map(|p| p.y).sum::<f64>() / 3.0,
-    );
-    positions
-        .iter()
-        .map(|&p| BsSite {
-            position: p,
-            broadside_rad: (centroid.y - p.y).atan2(centroid.x - p.x),
-        })
-        .collect()
-}
-
-/// Wrap an angle to (−π, π].
-pub fn wrap_angle(a: f64) -> f64 {
-    let mut x = (a + PI).rem_euclid(2.0 * PI) - PI;
-    if x <= -PI {
-        x += 2.0 * PI;
-    }
-    x
 }
 
 /// The defaults of optional fields and sections: the paper's values
@@ -1398,14 +1383,6 @@ mod tests {
             assert_eq!(s.hash(), hash);
             assert_eq!(s.world_hash(), world);
         }
-    }
-
-    #[test]
-    fn paper_sites_face_the_centroid() {
-        let sites = paper_sites();
-        assert!((sites[0].broadside_rad - 30f64.to_radians()).abs() < 1e-12);
-        assert!((sites[1].broadside_rad - 150f64.to_radians()).abs() < 1e-12);
-        assert!((sites[2].broadside_rad + 90f64.to_radians()).abs() < 1e-12);
     }
 
     #[test]
