@@ -18,7 +18,7 @@ from pathlib import Path
 
 # The scenario sections the drive test and the CKMs depend on (besides the
 # seed): the same sections as `Scenario::world_hash` in
-# crates/model/src/scenario.rs. Points that differ only outside them share
+# crates/model/src/scenario/mod.rs. Points that differ only outside them share
 # their RSRP and CKMs; run-sdusc checks the CKM's hash, so a wrong guess here
 # is refused, not silently wrong.
 RADIO_SECTIONS = ("network", "channel", "ckm")

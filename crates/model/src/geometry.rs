@@ -20,8 +20,9 @@
 //! Coordination (SPEC §14.3): `Cells::neighbours` lists per BS the BSs whose
 //! users it coordinates with; a BS's CKM area is the union of those cells.
 
+use std::f64::consts::PI;
+
 pub use crate::layout::Wraparound;
-use crate::scenario::{Scenario, wrap_angle};
 
 /// A point or vector in the plane, metres.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,6 +79,36 @@ impl BsSite {
     }
 }
 
+/// Wrap an angle to (−π, π].
+pub fn wrap_angle(a: f64) -> f64 {
+    let mut x = (a + PI).rem_euclid(2.0 * PI) - PI;
+    if x <= -PI {
+        x += 2.0 * PI;
+    }
+    x
+}
+
+/// The paper's three sites: (0,0), (180,0), (90, 90√3) m, each broadside
+/// pointing at the centroid.
+pub fn paper_sites() -> Vec<BsSite> {
+    let positions = [
+        Point::new(0.0, 0.0),
+        Point::new(180.0, 0.0),
+        Point::new(90.0, 90.0 * 3f64.sqrt()),
+    ];
+    let centroid = Point::new(
+        positions.iter().map(|p| p.x).sum::<f64>() / 3.0,
+        positions.iter().map(|p| p.y).sum::<f64>() / 3.0,
+    );
+    positions
+        .iter()
+        .map(|&p| BsSite {
+            position: p,
+            broadside_rad: (centroid.y - p.y).atan2(centroid.x - p.x),
+        })
+        .collect()
+}
+
 /// The cell regions of a network.
 #[derive(Debug, Clone)]
 pub struct Cells {
@@ -108,17 +139,6 @@ impl Cells {
             sector_half_width_rad,
             wraparound: None,
             neighbours: None,
-        }
-    }
-
-    pub fn from_scenario(s: &Scenario) -> Self {
-        Self {
-            sites: s.sites.clone(),
-            min_distance_m: s.min_distance_m,
-            cell_radius_m: s.cell_radius_m,
-            sector_half_width_rad: s.sector_half_width_rad,
-            wraparound: s.wraparound,
-            neighbours: s.neighbours.clone(),
         }
     }
 
@@ -441,7 +461,6 @@ pub fn in_ckm_area(cells: &Cells, b: usize, p: Point) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::paper_sites;
 
     fn paper_cells() -> Cells {
         Cells::new(paper_sites(), 10.0, 120.0, 60f64.to_radians())
@@ -740,5 +759,13 @@ mod tests {
             }
         }
         assert_eq!(g.locate(Point::new(-100.0, 0.0)), None);
+    }
+
+    #[test]
+    fn paper_sites_face_the_centroid() {
+        let sites = paper_sites();
+        assert!((sites[0].broadside_rad - 30f64.to_radians()).abs() < 1e-12);
+        assert!((sites[1].broadside_rad - 150f64.to_radians()).abs() < 1e-12);
+        assert!((sites[2].broadside_rad + 90f64.to_radians()).abs() < 1e-12);
     }
 }

@@ -21,9 +21,9 @@
 //!   d̂ (huge delay error) is clamped to 0; θ̂ is wrapped to (−π, π].
 
 use sdusc_model::C64;
-use sdusc_model::geometry::{BsSite, Point};
+use sdusc_model::geometry::{BsSite, Point, wrap_angle};
 use sdusc_model::rng;
-use sdusc_model::scenario::{SPEED_OF_LIGHT, wrap_angle};
+use sdusc_model::scenario::SPEED_OF_LIGHT;
 
 use crate::echo::{EchoModel, ErrorVariances};
 use crate::{SensingError, check_point};

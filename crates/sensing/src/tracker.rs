@@ -104,9 +104,9 @@
 //! the caller keeps them causal.
 
 use nalgebra::{Matrix2, Matrix3, Matrix4, SMatrix, Vector2, Vector3, Vector4};
+use sdusc_model::geometry::wrap_angle;
 use sdusc_model::geometry::{BsSite, Cells, Point};
 use sdusc_model::mobility::{self, UserState};
-use sdusc_model::scenario::wrap_angle;
 
 use crate::estimate::Echo;
 use crate::{SensingError, check_finite, check_point};
