@@ -19,8 +19,8 @@ use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
 use sdusc_formats::traj;
 use sdusc_sim::scheme::SCHEME_NAMES;
-use sdusc_sim::summary::mean_ci;
 use sdusc_sim::{RunOptions, RunOutput, Scheme, World, run_scheme_drop};
+use sdusc_stats::mean_ci;
 
 use crate::common::{
     distinct_prefixes, file_sha256, is_run_output, load_scenario, progress, set_threads, stage_dir,

@@ -20,8 +20,8 @@
 use std::path::{Path, PathBuf};
 
 use sdusc_model::Scenario;
-use sdusc_sim::summary::MeanCi;
 use sdusc_sim::{RunOutput, Scheme};
+use sdusc_stats::MeanCi;
 
 use crate::definition::{Definition, Kind, Waterfall};
 use crate::fig::{self, Figure, WaterfallBar, WaterfallChart};
@@ -419,7 +419,8 @@ ingredients = { B = "the zero-phase estimate" }
     fn by_hand(xs: [f64; 3]) -> (f64, f64) {
         let m = xs.iter().sum::<f64>() / 3.0;
         let s2 = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 2.0;
-        (m, 4.303 * (s2 / 3.0).sqrt())
+        // t₀.₉₇₅(2) = 4.302 653 (4.303 in printed tables).
+        (m, 4.302_652_729_749_5 * (s2 / 3.0).sqrt())
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use sdusc_formats::parquet_io::ParquetSource;
-use sdusc_sim::summary::{MeanCi, mean_ci};
+use sdusc_stats::{MeanCi, mean_ci};
 
 use crate::definition::{Check, Definition, Kind};
 use crate::gap::{GapRow, Role, fmt_delta, read_gap};

@@ -18,8 +18,8 @@ use sdusc_formats::metrics::{bs_epochs_batch, epochs_batch, user_epochs_batch};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
 use sdusc_model::Scenario;
-use sdusc_sim::summary::mean_ci;
 use sdusc_sim::{DropTruth, RunOptions, RunOutput, Scheme, World, run_scheme_drop};
+use sdusc_stats::mean_ci;
 
 use crate::definition::{Definition, Kind, kind_name};
 use crate::fig::{self, Figure, PfrChart, Series};

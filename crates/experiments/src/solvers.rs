@@ -18,7 +18,7 @@ use sdusc_beamforming::npz::{self, Instance};
 use sdusc_beamforming::reference::{self, RefParams};
 use sdusc_model::Scenario;
 use sdusc_sim::Scheme;
-use sdusc_sim::summary::mean_ci;
+use sdusc_stats::mean_ci;
 
 use crate::definition::{Definition, Kind, SolverSetup};
 use crate::fig::{self, BarChart, BarGroup, Figure, LineChart, Series};

@@ -2,13 +2,13 @@
 //!
 //! Every arm of an experiment runs on the same drops (trajectories, fading
 //! and sensing draws), so a comparison uses the per-drop difference a − b and
-//! its 95% Student-t interval ([`sdusc_sim::summary::mean_ci`]); a claim
+//! its 95% Student-t interval ([`sdusc_stats::mean_ci`]); a claim
 //! "a > b" holds when the whole interval is above 0, is *not separated* when
 //! it contains 0, and fails when it is below 0.
 
 use std::collections::BTreeMap;
 
-use sdusc_sim::summary::{MeanCi, mean_ci};
+use sdusc_stats::{MeanCi, mean_ci};
 
 use crate::definition::Check;
 

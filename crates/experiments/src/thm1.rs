@@ -30,7 +30,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
-use sdusc_sim::summary::{MeanCi, mean_ci};
+use sdusc_stats::{MeanCi, mean_ci};
 
 use crate::definition::{Definition, Theorem1Setup};
 use crate::fig::{self, Figure, Panel, Series, StackedChart};

@@ -286,7 +286,7 @@ where
                 (0.0, 1.0)
             } else {
                 // Robust range: 1st…99th percentile.
-                let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+                let q = |p: f64| sdusc_stats::quantile(&v, p);
                 (q(0.01), q(0.99).max(q(0.01) + 1e-9))
             }
         }
