@@ -21,9 +21,9 @@ use arrow::array::{Array, BooleanArray};
 use sdusc_stats::quantile;
 
 use crate::definition::Definition;
-use crate::fig::{self, Figure, Series, Target, TargetChart};
 use crate::table::Loaded;
 use crate::{ExperimentError, Result};
+use sdusc_report::fig::{self, Figure, Series, Target, TargetChart};
 
 /// χ²₂(0.95): the NEES of a 2-D estimate inside its 95% ellipse is at most this.
 pub const CHI2_2_95: f64 = 5.991;
@@ -484,7 +484,7 @@ pub fn plot(
             series: i,
         })
         .collect();
-    fig::save(
+    Ok(fig::save(
         &Figure::Target(TargetChart {
             title: format!(
                 "{}: location error of {} (all users, {} drops)",
@@ -497,7 +497,7 @@ pub fn plot(
             log_y: true,
         }),
         stem,
-    )
+    )?)
 }
 
 #[cfg(test)]
