@@ -8,7 +8,7 @@ use anyhow::{Context, ensure};
 use clap::{Parser, Subcommand};
 use sdusc_experiments::inputs::CkmSource;
 use sdusc_experiments::runs::Runner;
-use sdusc_experiments::{Definition, base_scenario, report, run_experiment, work_units};
+use sdusc_experiments::{Definition, base_scenario, run_experiment, sections, work_units};
 
 use crate::common::{progress, set_threads};
 
@@ -181,7 +181,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let def = load_definition(&id, &opts.experiments_dir, opts.drops)?;
             check_inputs(&def, &opts)?;
             run_one(&def, &runner(&opts), &opts.out)?;
-            report::write_report(&opts.out).context("cannot write the report")?;
+            sections::write_report(&opts.out).context("cannot write the report")?;
         }
         Command::All { opts } => {
             set_threads(opts.threads)?;
@@ -213,7 +213,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for def in &defs {
                 run_one(def, &r, &opts.out)?;
             }
-            report::write_report(&opts.out).context("cannot write the report")?;
+            sections::write_report(&opts.out).context("cannot write the report")?;
             crate::errln!(
                 "sdusc-paper: {} experiments in {:.1} s; report {}",
                 defs.len(),
@@ -222,7 +222,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
         Command::Figures { data } => {
-            let pngs = sdusc_experiments::fig::redraw(&data)
+            let pngs = sdusc_experiments::redraw::redraw(&data)
                 .with_context(|| format!("cannot redraw the figures of {}", data.display()))?;
             ensure!(
                 !pngs.is_empty(),
@@ -234,7 +234,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         Command::Report { data } => {
-            let text = report::write_report(&data)
+            let text = sections::write_report(&data)
                 .with_context(|| format!("cannot make the report of {}", data.display()))?;
             crate::errln!(
                 "sdusc-paper: report ({} lines) → {}",

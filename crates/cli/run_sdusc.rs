@@ -10,7 +10,6 @@ use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use rayon::prelude::*;
 use sdusc_ckm::query::CkmMap;
-use sdusc_experiments::stats::fmt_ci;
 use sdusc_formats::manifest::{
     FileRecord, RunInputs, RunManifest, ScenarioRecord, TrajectoriesRecord,
 };
@@ -18,9 +17,10 @@ use sdusc_formats::metrics::{bs_epochs_batch, epochs_batch, user_epochs_batch};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
 use sdusc_formats::traj;
+use sdusc_report::numbers::fmt_ci;
 use sdusc_sim::scheme::SCHEME_NAMES;
-use sdusc_sim::summary::mean_ci;
 use sdusc_sim::{RunOptions, RunOutput, Scheme, World, run_scheme_drop};
+use sdusc_stats::mean_ci;
 
 use crate::common::{
     distinct_prefixes, file_sha256, is_run_output, load_scenario, progress, set_threads, stage_dir,

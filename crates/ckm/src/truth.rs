@@ -76,9 +76,10 @@ impl NmseSummary {
             };
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        // The upper median, as quality.parquet has always been written.
         let median = |v: &mut [f64]| {
             v.sort_unstable_by(f64::total_cmp);
-            v[v.len() / 2]
+            sdusc_stats::nearest_rank(v, 0.5)
         };
         Self {
             cells: n,

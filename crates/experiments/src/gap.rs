@@ -20,16 +20,17 @@
 use std::path::{Path, PathBuf};
 
 use sdusc_model::Scenario;
-use sdusc_sim::summary::MeanCi;
+use sdusc_report::numbers::sig;
 use sdusc_sim::{RunOutput, Scheme};
+use sdusc_stats::MeanCi;
 
 use crate::definition::{Definition, Kind, Waterfall};
-use crate::fig::{self, Figure, WaterfallBar, WaterfallChart};
 use crate::inputs::CkmSource;
 use crate::runs::{Runner, provenance, run_arms};
-use crate::stats::{PfrData, sig};
+use crate::stats::PfrData;
 use crate::table::{Col, Loaded, Table};
 use crate::{ExperimentError, Progress, Result};
+use sdusc_report::fig::{self, Figure, WaterfallBar, WaterfallChart};
 
 /// The role of an arm in the waterfall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,7 +342,7 @@ pub fn plot_gap(
         )
     });
     let n = rows.first().map_or(0, |r| r.level.n);
-    fig::save(
+    Ok(fig::save(
         &Figure::Waterfall(WaterfallChart {
             title: format!("{title} (epoch {epoch}, {n} drops)"),
             y_label: format!("accumulated PFR at epoch {epoch} (mean over drops)"),
@@ -353,7 +354,7 @@ pub fn plot_gap(
             whisker_note: "95% CI of the paired Δ".into(),
         }),
         stem,
-    )
+    )?)
 }
 
 #[cfg(test)]
@@ -419,7 +420,8 @@ ingredients = { B = "the zero-phase estimate" }
     fn by_hand(xs: [f64; 3]) -> (f64, f64) {
         let m = xs.iter().sum::<f64>() / 3.0;
         let s2 = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 2.0;
-        (m, 4.303 * (s2 / 3.0).sqrt())
+        // t₀.₉₇₅(2) = 4.302 653 (4.303 in printed tables).
+        (m, 4.302_652_729_749_5 * (s2 / 3.0).sqrt())
     }
 
     #[test]

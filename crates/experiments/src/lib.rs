@@ -14,19 +14,23 @@
 //! - [`thm1`]: Monte Carlo of Theorem 1 under Rayleigh fading.
 //! - [`stats`]: paired comparisons over drops, the checks and verdicts.
 //! - [`table`]: the Parquet tables every experiment writes and the report reads.
-//! - [`fig`]: the one plotting path of every figure (PNG + SVG).
+//! - [`redraw`]: every figure redrawn from the Parquet files (`sdusc-paper
+//!   figures`).
 //! - [`tracking`]: location-error quantiles and ellipse coverage of the
 //!   sensed arms (fig6), against the tracking targets.
-//! - [`report`]: `REPORT.md`, generated from the Parquet files only.
+//! - [`sections`]: what `REPORT.md` says (checks, verdicts, measured
+//!   numbers), computed from the Parquet files only.
 //!
 //! Every experiment writes into `<out>/<id>/`; the report reads nothing else.
+//! The drawing itself (figures, fonts, number formatting) is
+//! `sdusc_report`'s: the modules here compute the data and hand it over.
 
 pub mod definition;
-pub mod fig;
 pub mod gap;
 pub mod inputs;
-pub mod report;
+pub mod redraw;
 pub mod runs;
+pub mod sections;
 pub mod solvers;
 pub mod stats;
 pub mod table;
@@ -61,8 +65,8 @@ pub enum ExperimentError {
     Ckm { path: PathBuf, message: String },
     #[error("beamforming: {0}")]
     Beamforming(#[from] sdusc_beamforming::BeamformingError),
-    #[error("figure {path}: {message}")]
-    Figure { path: PathBuf, message: String },
+    #[error("figure {0}")]
+    Figure(#[from] sdusc_report::PlotError),
     /// The I/O error is part of the message (not a `source`), so a chain
     /// printer shows it once.
     #[error("{path}: {cause}")]

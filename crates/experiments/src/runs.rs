@@ -18,15 +18,15 @@ use sdusc_formats::metrics::{bs_epochs_batch, epochs_batch, user_epochs_batch};
 use sdusc_formats::parquet_io::write_batch;
 use sdusc_formats::provenance::Provenance;
 use sdusc_model::Scenario;
-use sdusc_sim::summary::mean_ci;
 use sdusc_sim::{DropTruth, RunOptions, RunOutput, Scheme, World, run_scheme_drop};
+use sdusc_stats::mean_ci;
 
 use crate::definition::{Definition, Kind, kind_name};
-use crate::fig::{self, Figure, PfrChart, Series};
 use crate::inputs::{self, CkmSource};
 use crate::stats::PfrData;
 use crate::table::{Col, Table};
 use crate::{ExperimentError, Progress, Result, ensure_dir};
+use sdusc_report::fig::{self, Figure, PfrChart, Series};
 
 /// (scenario hash, scheme label, drop, seed, CKM source key).
 type CacheKey = (String, String, u32, u64, String);
@@ -388,7 +388,7 @@ pub fn plot_pfr(data: &PfrData, title: &str, stem: &Path) -> Result<(PathBuf, Pa
         .first()
         .map_or(0, |a| data.arm_ci(a, data.last_epoch).n);
     let last = data.last_epoch;
-    fig::save(
+    Ok(fig::save(
         &Figure::Pfr(PfrChart {
             title: format!("{title} (mean, 95% CI over {n} drops)"),
             x_label: "epoch n".into(),
@@ -402,7 +402,7 @@ pub fn plot_pfr(data: &PfrData, title: &str, stem: &Path) -> Result<(PathBuf, Pa
             final_label: format!("accumulated PFR at epoch {last}"),
         }),
         stem,
-    )
+    )?)
 }
 
 /// Mean of a per-row value per arm (e.g. backhaul bytes per epoch).

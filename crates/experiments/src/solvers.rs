@@ -18,13 +18,13 @@ use sdusc_beamforming::npz::{self, Instance};
 use sdusc_beamforming::reference::{self, RefParams};
 use sdusc_model::Scenario;
 use sdusc_sim::Scheme;
-use sdusc_sim::summary::mean_ci;
+use sdusc_stats::mean_ci;
 
 use crate::definition::{Definition, Kind, SolverSetup};
-use crate::fig::{self, BarChart, BarGroup, Figure, LineChart, Series};
 use crate::runs::{Runner, provenance};
 use crate::table::{Col, Table};
 use crate::{ExperimentError, Progress, Result, ensure_dir};
+use sdusc_report::fig::{self, BarChart, BarGroup, Figure, LineChart, Series};
 
 /// The two solvers, as labelled in the tables.
 pub const DUALOPT: &str = "DualOpt";
@@ -346,7 +346,7 @@ pub fn plot_convergence(solves: &[Solve], title: &str, stem: &Path) -> Result<(P
         })
         .collect();
     let n = solves.iter().filter(|s| s.solver == DUALOPT).count();
-    fig::save(
+    Ok(fig::save(
         &Figure::Line(LineChart {
             title: format!("{title} (mean, 95% CI over {n} instances)"),
             x_label: "FP iteration".into(),
@@ -354,7 +354,7 @@ pub fn plot_convergence(solves: &[Solve], title: &str, stem: &Path) -> Result<(P
             series,
         }),
         stem,
-    )
+    )?)
 }
 
 /// table1: mean time per BS per epoch (one per-BS solve), per size and solver.
@@ -385,7 +385,7 @@ pub fn plot_timing(
                 .collect(),
         })
         .collect();
-    fig::save(
+    Ok(fig::save(
         &Figure::Bar(BarChart {
             title: title.to_string(),
             x_label: "network-wide scheduled users".into(),
@@ -394,5 +394,5 @@ pub fn plot_timing(
             groups,
         }),
         stem,
-    )
+    )?)
 }

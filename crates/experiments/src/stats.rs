@@ -1,87 +1,18 @@
-//! Paired comparisons over drops and the verdicts of the report.
+//! Paired comparisons over drops and the outcomes of the checks.
 //!
 //! Every arm of an experiment runs on the same drops (trajectories, fading
 //! and sensing draws), so a comparison uses the per-drop difference a − b and
-//! its 95% Student-t interval ([`sdusc_sim::summary::mean_ci`]); a claim
+//! its 95% Student-t interval ([`sdusc_stats::mean_ci`]); a claim
 //! "a > b" holds when the whole interval is above 0, is *not separated* when
 //! it contains 0, and fails when it is below 0.
 
 use std::collections::BTreeMap;
 
-use sdusc_sim::summary::{MeanCi, mean_ci};
+use sdusc_report::markdown::{CheckResult, Outcome};
+use sdusc_report::numbers::{fmt_ci, sig};
+use sdusc_stats::{MeanCi, mean_ci};
 
 use crate::definition::Check;
-
-/// Outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Pass,
-    /// The interval contains the threshold: more drops could decide it.
-    NotSeparated,
-    Fail,
-}
-
-/// The verdict of an experiment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Holds,
-    Partly,
-    DoesNotHold,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Holds => "holds",
-            Verdict::Partly => "partly",
-            Verdict::DoesNotHold => "does not hold",
-        }
-    }
-
-    /// All checks pass ⇒ holds; none passes ⇒ does not hold; else partly.
-    pub fn of(outcomes: &[Outcome]) -> Self {
-        let pass = outcomes.iter().filter(|o| **o == Outcome::Pass).count();
-        if !outcomes.is_empty() && pass == outcomes.len() {
-            Verdict::Holds
-        } else if pass == 0 {
-            Verdict::DoesNotHold
-        } else {
-            Verdict::Partly
-        }
-    }
-}
-
-/// A check's result, with the numbers behind it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CheckResult {
-    pub statement: String,
-    pub outcome: Outcome,
-    pub detail: String,
-}
-
-/// Format a mean with its 95% CI.
-pub fn fmt_ci(m: &MeanCi) -> String {
-    match m.half_width {
-        Some(h) => format!("{} ± {}", sig(m.mean), sig(h)),
-        None => format!("{} (n = 1, no CI)", sig(m.mean)),
-    }
-}
-
-/// A number with 3–4 significant digits.
-pub fn sig(x: f64) -> String {
-    let a = x.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if !(1e-3..1e5).contains(&a) {
-        format!("{x:.3e}")
-    } else if a >= 100.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.3}")
-    } else {
-        format!("{x:.4}")
-    }
-}
 
 /// Where the interval of `m` lies relative to `threshold`.
 pub fn above(m: &MeanCi, threshold: f64) -> Outcome {
@@ -308,13 +239,5 @@ mod tests {
             data(&[-1.0, -1.1, -0.9, -1.0]).check(&c).outcome,
             Outcome::Fail
         );
-    }
-
-    #[test]
-    fn verdict_counts_passes() {
-        use Outcome::*;
-        assert_eq!(Verdict::of(&[Pass, Pass]), Verdict::Holds);
-        assert_eq!(Verdict::of(&[Pass, Fail]), Verdict::Partly);
-        assert_eq!(Verdict::of(&[NotSeparated, Fail]), Verdict::DoesNotHold);
     }
 }

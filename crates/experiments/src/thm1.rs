@@ -30,12 +30,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
-use sdusc_sim::summary::{MeanCi, mean_ci};
+use sdusc_stats::{MeanCi, mean_ci};
 
 use crate::definition::{Definition, Theorem1Setup};
-use crate::fig::{self, Figure, Panel, Series, StackedChart};
 use crate::table::{Col, Table};
 use crate::{ExperimentError, Progress, Result, ensure_dir};
+use sdusc_report::fig::{self, Figure, Panel, Series, StackedChart};
 
 /// Result for one |S|.
 #[derive(Debug, Clone, PartialEq)]
@@ -351,7 +351,7 @@ pub fn plot(
             .collect(),
         band: None,
     };
-    fig::save(
+    Ok(fig::save(
         &Figure::Stacked(StackedChart {
             title: format!("{title} ({trials} draws per |S|, 95% CI)"),
             x_label: "scheduled users per cell |S|".into(),
@@ -377,7 +377,7 @@ pub fn plot(
             ],
         }),
         stem,
-    )
+    )?)
 }
 
 #[cfg(test)]

@@ -18,11 +18,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, BooleanArray};
+use sdusc_stats::quantile;
 
 use crate::definition::Definition;
-use crate::fig::{self, Figure, Series, Target, TargetChart};
 use crate::table::Loaded;
 use crate::{ExperimentError, Result};
+use sdusc_report::fig::{self, Figure, Series, Target, TargetChart};
 
 /// χ²₂(0.95): the NEES of a 2-D estimate inside its 95% ellipse is at most this.
 pub const CHI2_2_95: f64 = 5.991;
@@ -98,19 +99,6 @@ impl Tracking {
             .find(|a| a.scheme.as_deref() == Some("sd-uscb"))
             .or_else(|| self.arms.iter().find(|a| a.label == "SD-USCB"))
             .or_else(|| self.arms.first())
-    }
-}
-
-/// q(p) of `sorted` (ascending, non-empty) by linear interpolation (type 7).
-pub fn quantile(sorted: &[f64], p: f64) -> f64 {
-    let Some(last) = sorted.len().checked_sub(1) else {
-        return f64::NAN;
-    };
-    let h = last as f64 * p.clamp(0.0, 1.0);
-    let j = h.floor() as usize;
-    match sorted.get(j + 1) {
-        Some(next) => sorted[j] + (h - j as f64) * (next - sorted[j]),
-        None => sorted[last],
     }
 }
 
@@ -496,7 +484,7 @@ pub fn plot(
             series: i,
         })
         .collect();
-    fig::save(
+    Ok(fig::save(
         &Figure::Target(TargetChart {
             title: format!(
                 "{}: location error of {} (all users, {} drops)",
@@ -509,46 +497,12 @@ pub fn plot(
             log_y: true,
         }),
         stem,
-    )
+    )?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Type 7 by its definition on the 1-based order statistics:
-    /// q(p) = x₍⌊m⌋₎ + (m − ⌊m⌋)(x₍⌊m⌋+1₎ − x₍⌊m⌋₎), m = 1 + (n − 1)p.
-    fn reference(sorted: &[f64], p: f64) -> f64 {
-        let m = 1.0 + (sorted.len() - 1) as f64 * p;
-        let lo = m.floor() as usize;
-        let hi = (lo + 1).min(sorted.len());
-        sorted[lo - 1] + (m - lo as f64) * (sorted[hi - 1] - sorted[lo - 1])
-    }
-
-    #[test]
-    fn quantiles_interpolate_linearly_between_order_statistics() {
-        let x = [1.0, 2.0, 3.0, 4.0, 10.0];
-        for (p, want) in [
-            (0.0, 1.0),
-            (0.5, 3.0),
-            (0.9, 7.6),
-            (0.99, 9.76),
-            (1.0, 10.0),
-        ] {
-            assert!((quantile(&x, p) - want).abs() < 1e-12, "q({p})");
-        }
-        assert_eq!(quantile(&[2.5], 0.9), 2.5);
-        assert!(quantile(&[], 0.5).is_nan());
-        for n in [2usize, 3, 7, 100, 101] {
-            let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).powi(2)).collect();
-            for p in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
-                assert!(
-                    (quantile(&x, p) - reference(&x, p)).abs() < 1e-9 * x[n - 1],
-                    "n = {n}, p = {p}"
-                );
-            }
-        }
-    }
 
     #[test]
     fn epochs_read_as_ranges() {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sdusc_experiments::inputs::CkmSource;
 use sdusc_experiments::runs::Runner;
 use sdusc_experiments::table::Loaded;
-use sdusc_experiments::{Definition, Kind, report, run_experiment};
+use sdusc_experiments::{Definition, Kind, run_experiment, sections};
 
 const IDS: [&str; 8] = [
     "fig5", "table1", "fig6", "fig7", "fig8", "fig9", "thm1", "gap",
@@ -206,7 +206,7 @@ fn every_experiment_runs_in_miniature_and_the_report_covers_it() {
     )
     .unwrap();
     strip_definition(&out.join("run/epochs.parquet"));
-    let text = report::write_report(out).unwrap();
+    let text = sections::write_report(out).unwrap();
     assert!(out.join("REPORT.md").is_file());
     assert!(!text.contains("## run"), "run/ reported as an experiment");
     for id in IDS {

@@ -44,14 +44,14 @@ pub struct Residuals {
 }
 
 impl Residuals {
-    /// The statistics of `values` (quantiles by nearest rank).
+    /// The statistics of `values` (quantiles by [`sdusc_stats::nearest_rank`]).
     pub fn of(values: &[f64]) -> Self {
         if values.is_empty() {
             return Self::default();
         }
         let mut v = values.to_vec();
         v.sort_unstable_by(f64::total_cmp);
-        let q = |q: f64| Some(v[((v.len() - 1) as f64 * q).round() as usize]);
+        let q = |q: f64| Some(sdusc_stats::nearest_rank(&v, q));
         Self {
             mean: Some(values.iter().sum::<f64>() / values.len() as f64),
             p50: q(0.5),

@@ -12,7 +12,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use sdusc_formats::ckm_file::{CellState, Ckm};
 
-use crate::font::ensure_font;
+use crate::PlotError;
+use crate::font::{FONT_NAME, ensure_font};
 
 /// What colours a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,19 +54,6 @@ impl std::fmt::Debug for MapOptions<'_> {
             .field("sites", &self.sites)
             .finish()
     }
-}
-
-/// Why a map could not be drawn.
-#[derive(Debug, thiserror::Error)]
-pub enum PlotError {
-    #[error("{path}: {message}")]
-    Draw { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// Draw `ckm` to `out` (PNG, or SVG if the name ends in `.svg`), atomically.
@@ -286,7 +274,7 @@ where
                 (0.0, 1.0)
             } else {
                 // Robust range: 1st…99th percentile.
-                let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+                let q = |p: f64| sdusc_stats::quantile(&v, p);
                 (q(0.01), q(0.99).max(q(0.01) + 1e-9))
             }
         }
@@ -294,7 +282,7 @@ where
     };
 
     let mut chart = ChartBuilder::on(&main)
-        .caption(&opts.title, ("sans-serif", 18))
+        .caption(&opts.title, (FONT_NAME, 18))
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(50)
@@ -379,7 +367,7 @@ where
 
     // Sites: the map's own BS in red, the others in black, each labelled on
     // a white box so the label reads over any cell colour.
-    let label_font = TextStyle::from(("sans-serif", 14).into_font());
+    let label_font = TextStyle::from((FONT_NAME, 14).into_font());
     for (s, colour) in others
         .iter()
         .map(|s| (s, BLACK))
@@ -545,13 +533,13 @@ where
         .margin_bottom(45)
         .margin_right(10)
         .y_label_area_size(55)
-        .caption(label, ("sans-serif", 12))
+        .caption(label, (FONT_NAME, 12))
         .build_cartesian_2d(0.0..1.0, vmin..vmax)?;
     cb.configure_mesh()
         .disable_mesh()
         .disable_x_axis()
         .y_labels(8)
-        .y_label_style(("sans-serif", 13))
+        .y_label_style((FONT_NAME, 13))
         .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
     let steps = 100;

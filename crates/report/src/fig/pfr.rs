@@ -224,10 +224,10 @@ fn final_panel<DB: DrawingBackend>(
         let value = match ci {
             Some((a, b)) => format!(
                 "{} ± {}",
-                crate::stats::sig(*mean),
-                crate::stats::sig((b - a) / 2.0)
+                crate::numbers::sig(*mean),
+                crate::numbers::sig((b - a) / 2.0)
             ),
-            None => crate::stats::sig(*mean),
+            None => crate::numbers::sig(*mean),
         };
         values
             .draw(&Text::new(value, (8, py - vb.1), text.clone()))

@@ -10,13 +10,11 @@
 //! distinct for up to [`MAX_STYLES`] curves); legends sit outside the data.
 
 mod pfr;
-mod redraw;
 mod stacked;
 mod style;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
@@ -26,25 +24,16 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub use pfr::PfrChart;
-pub use redraw::redraw;
 pub use stacked::{Panel, StackedChart};
 pub use style::{COLOURS, DASHES, LineStyle, MAX_STYLES, Marker, line_style};
 use style::{Swatch, draw_marker, draw_pattern, draw_swatch};
 
-use crate::{ExperimentError, Result};
+use crate::PlotError;
+use crate::font::{FONT_NAME, ensure_font};
 
-static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+type Result<T> = std::result::Result<T, PlotError>;
+
 const SIZE: (u32, u32) = (960, 640);
-const FONT_NAME: &str = "sans-serif";
-
-/// Register the embedded font with plotters (idempotent).
-pub fn ensure_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // The embedded file is a valid TTF; a failure here would be a build defect.
-        let _ = plotters::style::register_font(FONT_NAME, FontStyle::Normal, FONT);
-    });
-}
 
 /// The pixel rectangle (columns, rows) of one plot's data area, as drawn.
 pub type PlotRect = (Range<i32>, Range<i32>);
@@ -244,7 +233,7 @@ pub fn save(fig: &Figure, stem: &Path) -> Result<(PathBuf, PathBuf)> {
     let svg = stem.with_extension("svg");
     let err = |path: &Path| {
         let path = path.to_path_buf();
-        move |message: String| ExperimentError::Figure {
+        move |message: String| PlotError::Draw {
             path: path.clone(),
             message,
         }
@@ -273,12 +262,12 @@ pub fn render_rgb(fig: &Figure) -> Result<(Vec<u8>, Vec<PlotRect>)> {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         let rects =
             draw(&fig.map_text(&bitmap_text, &bitmap_rotated_text), &root).map_err(|message| {
-                ExperimentError::Figure {
+                PlotError::Draw {
                     path: PathBuf::from("<memory>"),
                     message,
                 }
             })?;
-        root.present().map_err(|e| ExperimentError::Figure {
+        root.present().map_err(|e| PlotError::Draw {
             path: PathBuf::from("<memory>"),
             message: e.to_string(),
         })?;
@@ -347,7 +336,7 @@ fn tick(x: f64) -> String {
     if (x - x.round()).abs() < 1e-9 * x.abs().max(1.0) {
         format!("{}", x.round() as i64)
     } else {
-        let s = crate::stats::sig(x);
+        let s = crate::numbers::sig(x);
         if s.contains('.') && !s.contains('e') {
             s.trim_end_matches('0').trim_end_matches('.').to_string()
         } else {
@@ -857,7 +846,7 @@ fn draw_bar<DB: DrawingBackend>(
                 .map_err(e)?;
             chart
                 .draw_series(std::iter::once(Text::new(
-                    crate::stats::sig(m),
+                    crate::numbers::sig(m),
                     (x - width * 0.3, m + h + ymax * 0.02),
                     (FONT_NAME, 13),
                 )))

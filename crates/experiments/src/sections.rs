@@ -1,10 +1,11 @@
-//! `REPORT.md`, generated from the experiments' Parquet files only: per
-//! experiment the paper's claim (from the file metadata), the measured result
-//! with 95% CIs, each check and the verdict, the likely reason of a mismatch,
-//! and the figure; then the backhaul table (SPEC §12) and the location
-//! tracking of fig6's sensed arms against the tracking targets (its figure
-//! `fig6/tracking.png` is drawn by [`write_report`]). The gap experiment's
-//! section adds the waterfall table and sentences generated from its Δs.
+//! What `REPORT.md` says, computed from the experiments' Parquet files only:
+//! per experiment the paper's claim (from the file metadata), the measured
+//! result with 95% CIs, each check and the verdict, the likely reason of a
+//! mismatch, and the figure; then the backhaul rows (SPEC §12) and the
+//! location tracking of fig6's sensed arms against the tracking targets (its
+//! figure `fig6/tracking.png` is drawn by [`write_report`]). The gap
+//! experiment's section adds the waterfall table and sentences generated
+//! from its Δs. The document itself is laid out by `sdusc_report::markdown`.
 //!
 //! An experiment is a folder whose first Parquet file carries the experiment
 //! definition in its metadata; other folders (run-sdusc's `run/`, the CKMs)
@@ -15,12 +16,16 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use sdusc_formats::parquet_io::ParquetSource;
-use sdusc_sim::summary::{MeanCi, mean_ci};
+use sdusc_report::markdown::{
+    self, BackhaulRow, CheckResult, Outcome, Report, Section, Verdict, esc,
+};
+use sdusc_report::numbers::{fmt_ci, sig};
+use sdusc_stats::{MeanCi, mean_ci};
 
 use crate::definition::{Check, Definition, Kind};
 use crate::gap::{GapRow, Role, fmt_delta, read_gap};
 use crate::solvers::{DUALOPT, REFERENCE};
-use crate::stats::{CheckResult, Outcome, PfrData, Verdict, above, fmt_ci, sig};
+use crate::stats::{PfrData, above};
 use crate::table::Loaded;
 use crate::tracking::{self, Targets};
 use crate::{ExperimentError, Result};
@@ -31,41 +36,25 @@ const TRACKING_ID: &str = "fig6";
 /// The order of the paper; other experiments follow alphabetically.
 const ORDER: [&str; 7] = ["fig5", "table1", "fig6", "fig7", "fig8", "fig9", "thm1"];
 
-/// One experiment's section of the report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Section {
-    pub id: String,
-    pub title: String,
-    pub claim: String,
-    pub checks: Vec<CheckResult>,
-    pub verdict: Verdict,
-    /// Measured numbers (Markdown).
-    pub body: String,
-    /// Likely reasons of failing checks (Markdown list items).
-    pub reasons: Vec<String>,
-    pub figure: Option<String>,
-}
-
 /// Build the report of every experiment folder under `data`, draw the
 /// tracking figure, write `data/REPORT.md` and return its text.
 pub fn write_report(data: &Path) -> Result<String> {
-    let text = build(data, true)?;
-    sdusc_formats::atomic::write_bytes(&data.join("REPORT.md"), text.as_bytes()).map_err(
-        |source| ExperimentError::Io {
-            path: data.join("REPORT.md"),
+    markdown::write(data, &build(data, true)?).map_err(|e| match e {
+        sdusc_report::PlotError::Io { path, source } => ExperimentError::Io {
+            path,
             cause: source,
         },
-    )?;
-    Ok(text)
+        other => other.into(),
+    })
 }
 
 /// The report's Markdown (figures are embedded where their PNG exists,
 /// never drawn).
 pub fn render(data: &Path) -> Result<String> {
-    build(data, false)
+    Ok(markdown::render(&build(data, false)?))
 }
 
-fn build(data: &Path, draw: bool) -> Result<String> {
+fn build(data: &Path, draw: bool) -> Result<Report> {
     let mut ids: Vec<String> = Vec::new();
     let listing = std::fs::read_dir(data).map_err(|e| {
         ExperimentError::Data(format!(
@@ -86,7 +75,7 @@ fn build(data: &Path, draw: bool) -> Result<String> {
         )
     });
     let mut sections = Vec::new();
-    let mut backhaul: Vec<(String, String, f64, Option<f64>)> = Vec::new();
+    let mut backhaul: Vec<BackhaulRow> = Vec::new();
     let mut tracking_dir = None;
     for id in &ids {
         let dir = data.join(id);
@@ -96,10 +85,12 @@ fn build(data: &Path, draw: bool) -> Result<String> {
                 tracking_dir = Some((id.clone(), dir.clone()));
             }
             sections.push(s);
-            backhaul.extend(
-                b.into_iter()
-                    .map(|(arm, bytes, err)| (id.clone(), arm, bytes, err)),
-            );
+            backhaul.extend(b.into_iter().map(|(scheme, bytes, err)| BackhaulRow {
+                experiment: id.clone(),
+                scheme,
+                bytes_per_epoch: bytes,
+                location_error_m: err,
+            }));
         } else if dir.join("solves.parquet").is_file() {
             sections.push(solver_section(&dir)?);
         } else {
@@ -110,97 +101,12 @@ fn build(data: &Path, draw: bool) -> Result<String> {
         Some((folder, dir)) => tracking_section(folder, dir, draw)?,
         None => None,
     };
-    let mut out = String::new();
-    let _ = writeln!(out, "# SD-USCB: reproduction of the paper's section V\n");
-    let _ = writeln!(
-        out,
-        "Generated by `sdusc-paper report` from the Parquet files under this folder; do not edit by hand. \
-         Every number is a mean with its 95% Student-t confidence interval over drops (PFR figures), \
-         instances (solver figures) or channel draws (Theorem 1). Comparisons between schemes are paired: \
-         every scheme runs on the same drops (trajectories, fading and sensing draws). A check *passes* when \
-         the whole interval is on the claimed side, is *not separated* when the interval straddles the \
-         threshold (more drops could decide it: `sdusc-paper run <id> --drops N`), and *fails* otherwise. \
-         Verdict: **holds** (every check passes), **partly** (some pass), **does not hold** (none passes).\n"
-    );
-    let _ = writeln!(
-        out,
-        "## Summary\n\n| experiment | paper's claim | verdict |\n|---|---|---|"
-    );
-    for s in &sections {
-        let _ = writeln!(
-            out,
-            "| [{}](#{}) | {} | **{}** |",
-            s.id,
-            s.id,
-            esc(&s.claim),
-            s.verdict.as_str()
-        );
-    }
-    if tracking.is_some() {
-        let _ = writeln!(
-            out,
-            "\nBeyond the claims: [location tracking](#location-tracking) of {TRACKING_ID}'s sensed arms \
-             against the tracking targets."
-        );
-    }
-    for s in &sections {
-        let _ = writeln!(
-            out,
-            "\n<a id=\"{}\"></a>\n## {} — {}\n",
-            s.id, s.id, s.title
-        );
-        let _ = writeln!(
-            out,
-            "**Paper's claim:** {}\n\n**Verdict: {}**\n",
-            s.claim,
-            s.verdict.as_str()
-        );
-        let _ = writeln!(out, "| check | outcome | measured |\n|---|---|---|");
-        for c in &s.checks {
-            let o = match c.outcome {
-                Outcome::Pass => "pass",
-                Outcome::NotSeparated => "not separated",
-                Outcome::Fail => "fail",
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} |",
-                esc(&c.statement),
-                o,
-                esc(&c.detail)
-            );
-        }
-        let _ = writeln!(out, "\n{}", s.body);
-        if !s.reasons.is_empty() {
-            let _ = writeln!(out, "**Most likely reasons for the mismatch:**\n");
-            for r in &s.reasons {
-                let _ = writeln!(out, "- {r}");
-            }
-            let _ = writeln!(out);
-        }
-        if let Some(f) = &s.figure {
-            let _ = writeln!(out, "![{}]({f})\n", s.id);
-        }
-    }
-    if !backhaul.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n## Backhaul per epoch (SPEC §12)\n\nBytes sent over the backhaul by all BSs per epoch, mean over the \
-             epochs and drops of each experiment (encodings in the simulator's `backhaul` module: SD-USCB ships \
-             each scheduled user's sensed location to the L − 1 other BSs; CWMMSE ships all CSI to a central unit \
-             and the beams back; FP-SALINR with perfect CSI ships the true inter-cell channels). The sensed \
-             location error is the mean |p̂ − p| over the scheduled users.\n\n\
-             | experiment | scheme | backhaul bytes / epoch | mean sensed location error (m) |\n|---|---|---|---|"
-        );
-        for (id, arm, bytes, err) in &backhaul {
-            let e = err.map_or("–".to_string(), sig);
-            let _ = writeln!(out, "| {id} | {} | {bytes:.0} | {e} |", esc(arm));
-        }
-    }
-    if let Some(t) = tracking {
-        out.push_str(&t);
-    }
-    Ok(out)
+    let doc = Report {
+        sections,
+        backhaul,
+        tracking: tracking.map(|t| (TRACKING_ID.to_string(), t)),
+    };
+    Ok(doc)
 }
 
 /// The location tracking section of the experiment in `dir` (folder name
@@ -251,11 +157,6 @@ fn experiment_file(dir: &Path) -> Result<Option<PathBuf>> {
         .extra
         .contains_key("definition")
         .then_some(path))
-}
-
-/// Escape `|` inside a Markdown table cell.
-fn esc(s: &str) -> String {
-    s.replace('|', "\\|")
 }
 
 fn definition(l: &Loaded) -> Result<Definition> {
