@@ -13,7 +13,7 @@
 //! [`engine`] runs the epochs of one (scheme, drop) through the named steps
 //! of [`epoch`], with the agents of an epoch in parallel and results
 //! identical to a serial run; [`error`] types what can fail; [`scheme`] names
-//! the schemes; [`summary`] aggregates over drops.
+//! the schemes. Aggregation over drops (means, CIs) is `sdusc_stats`.
 
 pub mod agent;
 pub mod backhaul;
@@ -24,7 +24,6 @@ pub mod error;
 #[cfg(test)]
 mod fixture;
 pub mod scheme;
-pub mod summary;
 pub mod world;
 
 pub use engine::{RunOptions, RunOutput, run_scheme_drop};
