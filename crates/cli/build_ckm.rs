@@ -270,7 +270,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let env = with_truth.then(|| Environment::from_scenario(&scenario));
 
     // STEP 4: per BS: OLS, gap filling, file, quality.
-    let dict = Dictionary::new(&codebook, &scenario.angle_bin_centres(), scenario.power_w);
+    let bin_angles = scenario.angle_bin_centres();
+    let dict = Dictionary::new(&codebook, &bin_angles, scenario.power_w);
+    report_coverage(&dict, &bin_angles);
     let params = BuildParams {
         ols: OlsParams {
             max_paths: scenario.paths,
@@ -540,6 +542,37 @@ fn noise_floor_from_dbm(v: &str) -> anyhow::Result<f64> {
         "--noise-floor-dbm {v} is {w:?} W: {expected}"
     );
     Ok(w)
+}
+
+/// Say which angular bins the codebook covers: the fit never places a path
+/// in a bin outside every beam's main lobe (`sdusc_ckm::ols::COVERAGE_DB`).
+fn report_coverage(dict: &Dictionary, bin_angles: &[f64]) {
+    let covered: Vec<usize> = (0..dict.bins()).filter(|&i| dict.covered(i)).collect();
+    let (Some(&first), Some(&last)) = (covered.first(), covered.last()) else {
+        crate::errln!(
+            "build-ckm: warning: the codebook covers no angular bin of [ckm] angle_range_deg"
+        );
+        return;
+    };
+    if covered.len() == dict.bins() {
+        return;
+    }
+    let gaps = last - first + 1 - covered.len();
+    crate::errln!(
+        "build-ckm: the codebook covers {} of {} angular bins, {:.1}° to {:.1}°{}; no path is placed \
+         in the others (more than {} dB below the best beam's gain). Narrow [ckm] angle_range_deg \
+         to the covered range to spend every bin where the beams look.",
+        covered.len(),
+        dict.bins(),
+        bin_angles[first].to_degrees(),
+        bin_angles[last].to_degrees(),
+        if gaps > 0 {
+            format!(" ({gaps} uncovered bins inside that range)")
+        } else {
+            String::new()
+        },
+        sdusc_ckm::ols::COVERAGE_DB
+    );
 }
 
 fn db(x: f64) -> f64 {

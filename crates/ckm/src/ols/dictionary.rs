@@ -15,12 +15,23 @@ pub struct Dictionary {
     /// G = ΦᵀΦ, `bins × bins`.
     pub(super) gram: Vec<f64>,
     /// diag G, and the level below which a deflated column counts as
-    /// dependent on the support (1e-12 · diag G).
+    /// dependent on the support (1e-12 · diag G; ∞ for uncovered bins).
     pub(super) diag: Vec<f64>,
     pub(super) floor: Vec<f64>,
     /// max_b Φ[b, i]: the gain of the beam that looks most at bin i.
     pub(super) peak: Vec<f64>,
+    /// peak_i ≥ [`COVERAGE_DB`] below the best bin's peak: some beam of the
+    /// codebook looks at bin i. Uncovered bins get an infinite floor, so no
+    /// greedy step or swap picks them (full or masked).
+    pub(super) covered: Vec<bool>,
 }
+
+/// A bin counts as covered by the codebook when its best beam's gain is at
+/// most this far (dB) below the best gain over all bins. A bin outside every
+/// main lobe is seen only through sidelobes, where a fit of real data puts
+/// ghost paths (issue 12: an operator codebook steering to ±64° and a ±90°
+/// dictionary gave the dominant path at endfire in half the cells).
+pub const COVERAGE_DB: f64 = 10.0;
 
 impl Dictionary {
     /// Φ for the Nt×Nb `codebook` (column b = w_b), bin centres `bin_angles_rad`
@@ -52,9 +63,16 @@ impl Dictionary {
             }
         }
         let diag: Vec<f64> = (0..nq).map(|i| gram[i * nq + i]).collect();
-        let floor = diag.iter().map(|d| 1e-12 * d).collect();
-        let peak = (0..nq)
+        let peak: Vec<f64> = (0..nq)
             .map(|i| (0..nb).map(|b| phi[b * nq + i]).fold(0.0, f64::max))
+            .collect();
+        let best = peak.iter().copied().fold(0.0, f64::max);
+        let level = best * 10f64.powf(-COVERAGE_DB / 10.0);
+        let covered: Vec<bool> = peak.iter().map(|&p| p > 0.0 && p >= level).collect();
+        let floor = diag
+            .iter()
+            .zip(&covered)
+            .map(|(d, &c)| if c { 1e-12 * d } else { f64::INFINITY })
             .collect();
         Self {
             beams: nb,
@@ -64,7 +82,19 @@ impl Dictionary {
             diag,
             floor,
             peak,
+            covered,
         }
+    }
+
+    /// Whether some beam looks at bin i (within [`COVERAGE_DB`] of the best
+    /// bin); recoveries never place a path in an uncovered bin.
+    pub fn covered(&self, i: usize) -> bool {
+        self.covered[i]
+    }
+
+    /// The number of covered bins.
+    pub fn covered_bins(&self) -> usize {
+        self.covered.iter().filter(|&&c| c).count()
     }
 
     pub fn beams(&self) -> usize {

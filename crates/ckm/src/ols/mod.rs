@@ -19,6 +19,13 @@
 //! ‖P⊥r̄‖² − v_j²/u_j and the new coefficient v_j/u_j; the old coefficients
 //! move by −(v_j/u_j)·R⁻¹β_j, checked only for the best candidates.
 //!
+//! Coverage (our rule, issue 12): a bin whose best beam's gain is more than
+//! [`COVERAGE_DB`] below the best bin's is outside every main lobe of the
+//! codebook and is never a candidate. Such a bin is seen only through
+//! sidelobes, where a fit of real data puts ghost paths; an operator codebook
+//! steering to ±64° with a ±90° dictionary put the dominant path at endfire
+//! in half the cells. The DFT codebook covers every bin.
+//!
 //! Files: `dictionary.rs` Φ and its Gram matrix; `greedy.rs` STEPS 1–3;
 //! `refine.rs` STEP 4 (swaps) and the exact refit.
 
@@ -26,7 +33,7 @@ mod dictionary;
 mod greedy;
 mod refine;
 
-pub use dictionary::Dictionary;
+pub use dictionary::{COVERAGE_DB, Dictionary};
 use dictionary::{Gram, Masked};
 use greedy::greedy;
 use refine::refine;
@@ -267,10 +274,22 @@ impl pulp::WithSimd for Kernel<'_> {
                 *f = f.max(p);
             }
         }
-        // floor holds the measured peak gain; bins the measured beams do not
-        // cover get an infinite floor, so no step or swap can pick them.
-        for ((f, &d), &peak) in floor.iter_mut().zip(diag.iter()).zip(&dict.peak) {
-            *f = if *f >= params.min_coverage * peak {
+        // floor holds the measured peak gain. Bins no beam of the codebook
+        // covers, that the measured beams do not cover by the codebook's rule
+        // (within COVERAGE_DB of their best bin, as the dictionary of the
+        // measured beams would say), or that they see below min_coverage of
+        // the codebook's peak, get an infinite floor: no step or swap can
+        // pick them.
+        let best = floor.iter().copied().fold(0.0, f64::max);
+        let level = best * 10f64.powf(-COVERAGE_DB / 10.0);
+        for (((f, &d), &peak), &covered) in floor
+            .iter_mut()
+            .zip(diag.iter())
+            .zip(&dict.peak)
+            .zip(&dict.covered)
+        {
+            let seen = *f > 0.0 && *f >= level && *f >= params.min_coverage * peak;
+            *f = if covered && seen {
                 1e-12 * d
             } else {
                 f64::INFINITY
@@ -319,6 +338,8 @@ fn solve<G: Gram>(
 mod tests {
     use rand::rngs::StdRng;
     use rand::{RngExt, SeedableRng};
+    use sdusc_model::C64;
+    use sdusc_model::array::steering;
     use sdusc_model::codebook::dft_codebook;
 
     use super::*;
@@ -529,6 +550,71 @@ mod tests {
                 |o: &[(usize, f64)]| o.iter().map(|p| (p.0, p.1.to_bits())).collect::<Vec<_>>();
             assert_eq!(bits(&o1), bits(&o2));
         }
+    }
+
+    /// An operator codebook steering to ±60° only (64 beams, 32 elements).
+    fn codebook_60(nt: usize, nb: usize) -> ndarray::Array2<C64> {
+        let smax = 60f64.to_radians().sin();
+        let mut w = ndarray::Array2::zeros((nt, nb));
+        for b in 0..nb {
+            let s = -smax + 2.0 * smax * b as f64 / (nb - 1) as f64;
+            for (i, z) in steering(nt, s.asin()).into_iter().enumerate() {
+                w[(i, b)] = z;
+            }
+        }
+        w
+    }
+
+    #[test]
+    fn bins_outside_every_main_lobe_are_never_chosen() {
+        let nq = 180;
+        let angles = bins(nq);
+        // The DFT codebook tiles sinθ ∈ (−1, 1): it covers every bin, so the
+        // rule changes nothing for the simulated drive tests.
+        let dft = Dictionary::new(&dft_codebook(32, 64), &angles, 4.0);
+        assert_eq!(dft.covered_bins(), nq);
+
+        let dict = Dictionary::new(&codebook_60(32, 64), &angles, 4.0);
+        let covered: Vec<f64> = (0..nq)
+            .filter(|&i| dict.covered(i))
+            .map(|i| angles[i])
+            .collect();
+        let (lo, hi) = (
+            covered[0].to_degrees(),
+            covered[covered.len() - 1].to_degrees(),
+        );
+        assert_eq!(covered.len(), dict.covered_bins(), "one contiguous range");
+        assert!(
+            lo > -66.0 && lo < -60.0 && hi > 60.0 && hi < 66.0,
+            "[{lo}, {hi}]"
+        );
+        assert!((lo + hi).abs() < 1e-9, "symmetric");
+
+        // RSRP of paths at 30° and at 80° (beyond every main lobe): the fit
+        // keeps the 30° path and puts nothing past the coverage.
+        let params = OlsParams::default();
+        let mut scratch = OlsScratch::new(&dict, 4);
+        let mut out = Vec::new();
+        let bin_of = |deg: f64| {
+            angles
+                .iter()
+                .position(|a| (a.to_degrees() - deg).abs() <= 0.5)
+                .unwrap()
+        };
+        let (b30, b80) = (bin_of(30.5), bin_of(80.5));
+        assert!(dict.covered(b30) && !dict.covered(b80));
+        let mut r = vec![0.0; 64];
+        dict.predict(&[(b30, 1e-9), (b80, 3e-9)], &mut r);
+        recover(&dict, &r, &params, &mut scratch, &mut out);
+        assert!(!out.is_empty());
+        assert!(out.iter().all(|p| dict.covered(p.0)), "{out:?}");
+        assert!(out.iter().any(|p| p.0.abs_diff(b30) <= 1), "{out:?}");
+
+        // The same with half the beams measured (the masked Gram).
+        let measured: Vec<bool> = (0..64).map(|b| b % 2 == 0).collect();
+        recover_partial(&dict, &r, Some(&measured), &params, &mut scratch, &mut out);
+        assert!(!out.is_empty());
+        assert!(out.iter().all(|p| dict.covered(p.0)), "{out:?}");
     }
 
     #[test]
