@@ -12,6 +12,7 @@ use sdusc_formats::ckm_file::{CellState, Ckm};
 use sdusc_formats::parquet_io::ParquetSink;
 use sdusc_formats::provenance::Provenance;
 use sdusc_model::geometry::{Cells, Point};
+use sdusc_model::scenario::CkmArea;
 use sdusc_report::{MapColour, MapOptions, MapSite, plot_ckm};
 
 use crate::common::{ensure_parent, load_scenario};
@@ -51,7 +52,8 @@ pub enum Command {
         #[arg(long, alias = "colour", value_enum, default_value_t = Mode::Aod)]
         mode: Mode,
         /// Scenario of the CKM: marks and labels every BS and draws the cell-region borders
-        /// (without it only the CKM's own BS and the CKM-area border are drawn).
+        /// (not with `[ckm] area = "data"`, where the cells are not the map's; without a
+        /// scenario only the CKM's own BS and the CKM-area border are drawn).
         #[arg(long)]
         scenario: Option<PathBuf>,
         #[arg(long, default_value_t = 1000)]
@@ -85,7 +87,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } => {
             let ckm = read(&file)?;
             let scenario = scenario.map(|s| load_scenario(&s)).transpose()?;
-            let cells = scenario.as_ref().map(Cells::from_scenario);
+            // With `[ckm] area = "data"` the scenario's cells decide nothing
+            // about the map (a real deployment's cells are not modelled), so
+            // their borders are not drawn.
+            let cells = scenario
+                .as_ref()
+                .filter(|s| s.ckm_area == CkmArea::Cells)
+                .map(Cells::from_scenario);
             let region = |x: f64, y: f64| cells.as_ref().and_then(|c| c.cell_of(Point::new(x, y)));
             let sites = scenario
                 .as_ref()

@@ -165,3 +165,65 @@ fn plot_modes_tell_measured_from_filled_cells() {
         "{err}"
     );
 }
+
+/// Pixels of `png` in colour `rgb`.
+fn count_colour(png: &Path, rgb: [u8; 3]) -> usize {
+    let decoder = png::Decoder::new(std::fs::File::open(png).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = match info.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => panic!("{}: colour type {other:?}", png.display()),
+    };
+    buf[..info.buffer_size()]
+        .chunks_exact(step)
+        .filter(|p| p[..3] == rgb)
+        .count()
+}
+
+#[test]
+fn cell_borders_are_drawn_only_where_the_cells_define_the_area() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bs0.ckm");
+    write_ckm(&file, false);
+    // Two sites 100 m apart: their cell border (x = 50 m) crosses the map.
+    let scenario = |area: &str| {
+        let path = dir.path().join(format!("{area}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"two\"\n[network]\nsites = [\n  {{ x_m = 0.0, y_m = 0.0, broadside_deg = 0.0 }},\n  \
+                 {{ x_m = 100.0, y_m = 0.0, broadside_deg = 180.0 }},\n]\ntx_antennas = 8\npower_dbm = 36.0\n\
+                 carrier_ghz = 28.0\ncell_radius_m = 200.0\n[ckm]\ngrid_m = 2.0\nbeams = 8\narea = \"{area}\"\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let border = |area: &str| {
+        let out = dir.path().join(format!("{area}.png"));
+        util::ok(
+            "ckm",
+            &[
+                "plot",
+                s(&file),
+                "--out",
+                s(&out),
+                "--scenario",
+                s(&scenario(area)),
+            ],
+        );
+        count_colour(&out, [200, 0, 80])
+    };
+    assert!(
+        border("cells") > 50,
+        "area = \"cells\": the cell border is drawn"
+    );
+    assert_eq!(
+        border("data"),
+        0,
+        "area = \"data\": the scenario's cells are not the map's"
+    );
+}

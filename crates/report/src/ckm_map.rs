@@ -443,7 +443,13 @@ where
             None,
             format!("measured ({} cells)", n[CellState::Measured as usize]),
         ),
-        (Some(pale), Some(full), filled_text),
+        // The state map draws filled cells in a flat colour of their own, so
+        // its swatch is flat too; the value maps hatch them.
+        (
+            Some(pale),
+            (opts.colour != MapColour::Measured).then_some(full),
+            filled_text,
+        ),
     ];
     if n[CellState::Empty as usize] > 0 {
         entries.push((
