@@ -265,10 +265,11 @@ impl Definition {
 
     /// Parse and validate; `path` names the source in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
-        let def: Definition = toml::from_str(text).map_err(|e| ExperimentError::Definition {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let def: Definition =
+            toml::from_str(text).map_err(|cause| ExperimentError::DefinitionSyntax {
+                path: path.to_path_buf(),
+                cause,
+            })?;
         def.validate(path)?;
         Ok(def)
     }
@@ -461,8 +462,7 @@ pub fn apply_overrides<'a>(
     base: &Scenario,
     overrides: impl IntoIterator<Item = (&'a String, &'a toml::Value)>,
 ) -> Result<Scenario> {
-    let mut value = toml::Value::try_from(&base.raw)
-        .map_err(|e| ExperimentError::Data(format!("scenario: {e}")))?;
+    let mut value = toml::Value::try_from(&base.raw).map_err(ExperimentError::ScenarioToml)?;
     let mut any = false;
     for (key, v) in overrides {
         any = true;
@@ -491,9 +491,7 @@ pub fn apply_overrides<'a>(
     if !any {
         return Ok(base.clone());
     }
-    let raw = value.try_into().map_err(|e: toml::de::Error| {
-        ExperimentError::Data(format!("scenario after overrides: {e}"))
-    })?;
+    let raw = value.try_into().map_err(ExperimentError::Overrides)?;
     Ok(Scenario::validate(raw)?)
 }
 
@@ -533,6 +531,7 @@ scheme = "pwmmse"
     fn message(r: Result<Definition>) -> String {
         match r {
             Err(ExperimentError::Definition { message, .. }) => message,
+            Err(ExperimentError::DefinitionSyntax { cause, .. }) => cause.to_string(),
             other => panic!("expected a definition error, got {other:?}"),
         }
     }

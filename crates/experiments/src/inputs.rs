@@ -99,17 +99,24 @@ fn load_ckms(s: &Scenario, dir: &Path) -> Result<Vec<Option<Arc<CkmMap>>>> {
                     "missing; build the CKMs first (`just all`, or gen-rsrp + build-ckm into this folder)".into(),
                 ));
             }
-            let map = CkmMap::load(&path).map_err(|e| bad(e.to_string()))?;
-            sdusc_ckm::check_against(&map.ckm().header, s, b).map_err(|why| {
-                bad(format!("does not serve the experiment's scenario `{}`: {why}", s.name))
+            let map = CkmMap::load(&path).map_err(|cause| ExperimentError::CkmFile {
+                path: path.clone(),
+                cause,
+            })?;
+            sdusc_ckm::check_against(&map.ckm().header, s, b).map_err(|cause| {
+                ExperimentError::CkmMismatch {
+                    path: path.clone(),
+                    scenario: s.name.clone(),
+                    cause: Box::new(cause),
+                }
             })?;
             Ok(Some(Arc::new(map)))
         })
         .collect::<Result<Vec<_>>>()?;
     let headers: Vec<_> = maps.iter().flatten().map(|m| &m.ckm().header).collect();
-    sdusc_ckm::check_set(&headers).map_err(|e| ExperimentError::Ckm {
-        path: dir.to_path_buf(),
-        message: e.to_string(),
+    sdusc_ckm::check_set(&headers).map_err(|cause| ExperimentError::CkmSet {
+        dir: dir.to_path_buf(),
+        cause: Box::new(cause),
     })?;
     Ok(maps)
 }

@@ -63,6 +63,49 @@ pub enum ExperimentError {
     Parquet(#[from] sdusc_formats::parquet_io::ParquetIoError),
     #[error("CKM {path}: {message}")]
     Ckm { path: PathBuf, message: String },
+    #[error("CKM {path}: {cause}")]
+    CkmFile {
+        path: PathBuf,
+        cause: sdusc_ckm::CkmFileError,
+    },
+    #[error("CKM {path}: does not serve the experiment's scenario `{scenario}`: {cause}")]
+    CkmMismatch {
+        path: PathBuf,
+        scenario: String,
+        cause: Box<sdusc_ckm::CkmMismatch>,
+    },
+    #[error("CKMs in {dir}: {cause}")]
+    CkmSet {
+        dir: PathBuf,
+        cause: Box<sdusc_ckm::SetMismatch>,
+    },
+    #[error("experiment definition {path}: {cause}")]
+    DefinitionSyntax {
+        path: PathBuf,
+        cause: toml::de::Error,
+    },
+    /// The scenario as a TOML table, to apply overrides to.
+    #[error("scenario: {0}")]
+    ScenarioToml(toml::ser::Error),
+    #[error("scenario after overrides: {0}")]
+    Overrides(toml::de::Error),
+    /// An Arrow operation on a table read from or written to `path`.
+    #[error("{path}: {what}: {cause}")]
+    Arrow {
+        path: PathBuf,
+        what: String,
+        cause: arrow::error::ArrowError,
+    },
+    /// A table's columns do not make a record batch (a bug of its builder).
+    #[error("table: {0}")]
+    Table(arrow::error::ArrowError),
+    #[error("{path}: `sdusc.{key}` = {value:?}: {cause}")]
+    Metadata {
+        path: PathBuf,
+        key: String,
+        value: String,
+        cause: std::num::ParseIntError,
+    },
     #[error("beamforming: {0}")]
     Beamforming(#[from] sdusc_beamforming::BeamformingError),
     #[error("figure {0}")]

@@ -85,9 +85,15 @@ fn redraw_dir(dir: &Path) -> Result<Vec<PathBuf>> {
         let stem = dir.join(&def.id);
         let png = match def.kind {
             Kind::Timing => {
-                let num_bs = l.meta("num_bs")?.parse::<usize>().map_err(|e| {
-                    ExperimentError::Data(format!("{}: sdusc.num_bs: {e}", l.path.display()))
-                })?;
+                let value = l.meta("num_bs")?;
+                let num_bs = value
+                    .parse::<usize>()
+                    .map_err(|cause| ExperimentError::Metadata {
+                        path: l.path.clone(),
+                        key: "num_bs".into(),
+                        value: value.into(),
+                        cause,
+                    })?;
                 solvers::plot_timing(&all, num_bs, &def.title, &stem)?.0
             }
             _ => solvers::plot_convergence(&all, &def.title, &stem)?.0,

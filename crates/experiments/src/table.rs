@@ -77,8 +77,7 @@ impl Table {
             fields.push(Field::new(name, dt, nullable));
             arrays.push(arr);
         }
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-            .map_err(|e| ExperimentError::Data(format!("table: {e}")))
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(ExperimentError::Table)
     }
 
     /// Write atomically as Parquet with `provenance` in the key-value metadata.
@@ -103,8 +102,13 @@ impl Loaded {
         while let Some(b) = src.next_batch() {
             batches.push(b?);
         }
-        let batch = arrow::compute::concat_batches(&schema, &batches)
-            .map_err(|e| ExperimentError::Data(format!("{}: {e}", path.display())))?;
+        let batch = arrow::compute::concat_batches(&schema, &batches).map_err(|cause| {
+            ExperimentError::Arrow {
+                path: path.to_path_buf(),
+                what: "joining the row groups".into(),
+                cause,
+            }
+        })?;
         Ok(Self {
             batch,
             provenance: src.provenance,
@@ -127,8 +131,12 @@ impl Loaded {
     /// A nullable float column (nulls as `None`).
     pub fn opt_f64(&self, name: &str) -> Result<Vec<Option<f64>>> {
         let col = self.column(name)?;
-        let cast = arrow::compute::cast(col, &DataType::Float64).map_err(|e| {
-            ExperimentError::Data(format!("{}: column `{name}`: {e}", self.path.display()))
+        let cast = arrow::compute::cast(col, &DataType::Float64).map_err(|cause| {
+            ExperimentError::Arrow {
+                path: self.path.clone(),
+                what: format!("column `{name}`"),
+                cause,
+            }
         })?;
         let arr = cast
             .as_any()
