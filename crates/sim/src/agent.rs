@@ -617,6 +617,20 @@ mod tests {
             .unwrap()
     }
 
+    /// Every agent of `name` after planning epoch 1, with the inboxes the
+    /// backhaul delivers to them.
+    fn planned(f: &Fixture, name: &str, ckms: bool) -> (Vec<BsAgent>, Vec<Inbox>) {
+        let mut a = agents(f, name, ckms);
+        let plans: Vec<Plan> = a
+            .iter_mut()
+            .zip(observations(f, name))
+            .map(|(a, o)| a.plan(o).unwrap())
+            .collect();
+        let outgoing: Vec<_> = plans.iter().map(|p| p.outgoing.clone()).collect();
+        let (inboxes, _) = crate::backhaul::deliver(&outgoing, plans.len()).unwrap();
+        (a, inboxes)
+    }
+
     #[test]
     fn a_wrong_sized_observation_is_a_typed_error_of_that_bs() {
         let f = smoke(1);
@@ -673,15 +687,7 @@ mod tests {
     #[test]
     fn perfect_csi_leakage_is_the_sum_of_the_fed_back_outer_products() {
         let f = smoke(1);
-        let mut a = agents(&f, "fp-salinr-perfect", false);
-        let obs = observations(&f, "fp-salinr-perfect");
-        let plans: Vec<Plan> = a
-            .iter_mut()
-            .zip(obs)
-            .map(|(a, o)| a.plan(o).unwrap())
-            .collect();
-        let outgoing: Vec<_> = plans.iter().map(|p| p.outgoing.clone()).collect();
-        let (inboxes, _) = crate::backhaul::deliver(&outgoing, plans.len()).unwrap();
+        let (a, inboxes) = planned(&f, "fp-salinr-perfect", false);
         let d = a[0].leakage_matrix(&inboxes[0]).unwrap();
         let nt = f.world.scenario.tx_antennas;
         let mut want = Array2::<C64>::zeros((nt, nt));
@@ -701,15 +707,7 @@ mod tests {
     #[test]
     fn a_ckm_scheme_without_its_ckm_says_so() {
         let f = smoke(1);
-        let mut a = agents(&f, "sd-uscb", false);
-        let obs = observations(&f, "sd-uscb");
-        let plans: Vec<Plan> = a
-            .iter_mut()
-            .zip(obs)
-            .map(|(a, o)| a.plan(o).unwrap())
-            .collect();
-        let outgoing: Vec<_> = plans.iter().map(|p| p.outgoing.clone()).collect();
-        let (inboxes, _) = crate::backhaul::deliver(&outgoing, plans.len()).unwrap();
+        let (a, inboxes) = planned(&f, "sd-uscb", false);
         let e = a[2].beamform(&inboxes[2]).unwrap_err();
         assert!(matches!(
             e,
