@@ -8,6 +8,7 @@ use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use ndarray::Array2;
 use rayon::prelude::*;
+use sdusc_ckm::ols::Coverage;
 use sdusc_ckm::truth::{NmseSummary, scenario_header, truth_nmse};
 use sdusc_ckm::{BuildParams, CkmHeader, Dictionary, MissingBeams, OlsParams, build};
 use sdusc_formats::ckm_file::{MAX_CELLS, MAX_PROVENANCE, MAX_SLOTS, MAX_STRING};
@@ -272,7 +273,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // STEP 4: per BS: OLS, gap filling, file, quality.
     let bin_angles = scenario.angle_bin_centres();
     let dict = Dictionary::new(&codebook, &bin_angles, scenario.power_w);
-    report_coverage(&dict, &bin_angles);
+    let range = scenario.angle_range_rad;
+    check_coverage(
+        &codebook,
+        &dict,
+        &bin_angles,
+        (range.0.to_degrees(), range.1.to_degrees()),
+    )?;
     let params = BuildParams {
         ols: OlsParams {
             max_paths: scenario.paths,
@@ -546,22 +553,37 @@ fn noise_floor_from_dbm(v: &str) -> anyhow::Result<f64> {
 
 /// Say which angular bins the codebook covers: the fit never places a path
 /// in a bin outside every beam's main lobe (`sdusc_ckm::ols::COVERAGE_DB`).
-fn report_coverage(dict: &Dictionary, bin_angles: &[f64]) {
+/// A dictionary with no covered bin is refused: every map would be empty.
+fn check_coverage(
+    codebook: &Array2<C64>,
+    dict: &Dictionary,
+    bin_angles: &[f64],
+    range_deg: (f64, f64),
+) -> anyhow::Result<()> {
     let covered: Vec<usize> = (0..dict.bins()).filter(|&i| dict.covered(i)).collect();
-    let (Some(&first), Some(&last)) = (covered.first(), covered.last()) else {
-        crate::errln!(
-            "build-ckm: warning: the codebook covers no angular bin of [ckm] angle_range_deg"
-        );
-        return;
-    };
     if covered.len() == dict.bins() {
-        return;
+        return Ok(());
     }
+    let beams_look = match Coverage::of(codebook).range_rad {
+        Some((lo, hi)) => format!("{:.1}° to {:.1}°", lo.to_degrees(), hi.to_degrees()),
+        None => "nowhere (an all-zero codebook)".into(),
+    };
+    let (Some(&first), Some(&last)) = (covered.first(), covered.last()) else {
+        bail!(
+            "[ckm] angle_range_deg = [{:.1}, {:.1}]: the codebook's beams look at {beams_look} (within {} dB \
+             of their best gain), so none of the {} angular bins can hold a path; expected a range \
+             that overlaps where the beams look",
+            range_deg.0,
+            range_deg.1,
+            sdusc_ckm::ols::COVERAGE_DB,
+            dict.bins()
+        );
+    };
     let gaps = last - first + 1 - covered.len();
     crate::errln!(
-        "build-ckm: the codebook covers {} of {} angular bins, {:.1}° to {:.1}°{}; no path is placed \
-         in the others (more than {} dB below the best beam's gain). Narrow [ckm] angle_range_deg \
-         to the covered range to spend every bin where the beams look.",
+        "build-ckm: the codebook covers {} of {} angular bins, {:.1}° to {:.1}°{} (its beams look at \
+         {beams_look}); no path is placed in the others (more than {} dB below the best beam's gain). \
+         Narrow [ckm] angle_range_deg to the covered range to spend every bin where the beams look.",
         covered.len(),
         dict.bins(),
         bin_angles[first].to_degrees(),
@@ -573,6 +595,7 @@ fn report_coverage(dict: &Dictionary, bin_angles: &[f64]) {
         },
         sdusc_ckm::ols::COVERAGE_DB
     );
+    Ok(())
 }
 
 fn db(x: f64) -> f64 {

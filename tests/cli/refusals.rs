@@ -418,3 +418,62 @@ fn rsrp_metadata_too_long_for_a_ckm_header_is_refused() {
     );
     assert!(!out.exists());
 }
+
+/// A codebook whose beams all look away from `[ckm] angle_range_deg` leaves
+/// no bin that can hold a path: refused (every map would be empty), naming
+/// the range and where the beams look; with the default range it builds and
+/// says which bins it covers.
+#[test]
+fn a_codebook_that_looks_nowhere_in_the_angle_range_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rsrp = smoke_rsrp(dir.path());
+    // 16 beams of the smoke's 8-element ULA steered within ±30°.
+    let mut w = ndarray::Array2::zeros((8, 16));
+    for b in 0..16 {
+        let sin = -0.5 + b as f64 / 15.0;
+        for (i, z) in sdusc_model::array::steering(8, sin.asin())
+            .into_iter()
+            .enumerate()
+        {
+            w[(i, b)] = z;
+        }
+    }
+    let npy = dir.path().join("narrow.npy");
+    ndarray_npy::write_npy(&npy, &w).unwrap();
+    let scenario = smoke_with(
+        dir.path(),
+        "endfire.toml",
+        "angle_range_deg = [-90.0, 90.0]",
+        "angle_range_deg = [60.0, 90.0]",
+    );
+    let out = dir.path().join("ckm");
+    let err = fails(
+        "build-ckm",
+        &[
+            "--scenario",
+            s(&scenario),
+            "--rsrp",
+            s(&rsrp),
+            "--codebook",
+            s(&npy),
+            "--out-dir",
+            s(&out),
+        ],
+    );
+    assert_contains(
+        &err,
+        &[
+            "angle_range_deg = [60.0, 90.0]",
+            "look at -",
+            "expected a range",
+        ],
+    );
+    assert!(!out.exists(), "build-ckm created --out-dir before refusing");
+
+    let o = build_ckm(&rsrp, &out, &["--codebook", s(&npy)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_contains(
+        &String::from_utf8_lossy(&o.stderr),
+        &["the codebook covers", "of 64 angular bins"],
+    );
+}

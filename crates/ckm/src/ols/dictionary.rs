@@ -20,18 +20,77 @@ pub struct Dictionary {
     pub(super) floor: Vec<f64>,
     /// max_b Φ[b, i]: the gain of the beam that looks most at bin i.
     pub(super) peak: Vec<f64>,
-    /// peak_i ≥ [`COVERAGE_DB`] below the best bin's peak: some beam of the
-    /// codebook looks at bin i. Uncovered bins get an infinite floor, so no
-    /// greedy step or swap picks them (full or masked).
+    /// P_T · (best gain of the codebook in any direction) · 10^(−COVERAGE_DB/10):
+    /// a bin whose peak is below it is outside every main lobe.
+    pub(super) level: f64,
+    /// peak_i ≥ `level`: some beam of the codebook looks at bin i. Uncovered
+    /// bins get an infinite floor, so no greedy step or swap picks them
+    /// (full or masked).
     pub(super) covered: Vec<bool>,
 }
 
-/// A bin counts as covered by the codebook when its best beam's gain is at
-/// most this far (dB) below the best gain over all bins. A bin outside every
-/// main lobe is seen only through sidelobes, where a fit of real data puts
-/// ghost paths (issue 12: an operator codebook steering to ±64° and a ±90°
-/// dictionary gave the dominant path at endfire in half the cells).
+/// A direction counts as covered by the codebook when its best beam's gain
+/// is at most this far (dB) below the codebook's best gain in any direction.
+/// A bin outside every main lobe is seen only through sidelobes, where a fit
+/// of real data puts ghost paths (issue 12: an operator codebook steering to
+/// ±64° and a ±90° dictionary gave the dominant path at endfire in half the
+/// cells).
 pub const COVERAGE_DB: f64 = 10.0;
+
+/// Where a codebook's beams look, on a grid of 16·Nt + 1 directions uniform
+/// in sin θ over [−90°, 90°].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Coverage {
+    /// max over the grid and the beams of |w_bᴴ a(θ)|².
+    pub best_gain: f64,
+    /// The first and last grid direction (rad) within [`COVERAGE_DB`] of
+    /// `best_gain`; `None` for an all-zero codebook.
+    pub range_rad: Option<(f64, f64)>,
+}
+
+impl Coverage {
+    /// The coverage of the Nt×Nb `codebook` (column b = w_b).
+    pub fn of(codebook: &Array2<C64>) -> Self {
+        let (nt, nb) = codebook.dim();
+        let n = 16 * nt.max(1);
+        let gains: Vec<(f64, f64)> = (0..=n)
+            .map(|k| {
+                let theta = (-1.0 + 2.0 * k as f64 / n as f64).clamp(-1.0, 1.0).asin();
+                let a = steering(nt, theta);
+                let g = (0..nb)
+                    .map(|b| beam_gain(codebook, b, &a))
+                    .fold(0.0, f64::max);
+                (theta, g)
+            })
+            .collect();
+        let best_gain = gains.iter().map(|g| g.1).fold(0.0, f64::max);
+        let level = best_gain * coverage_factor();
+        let mut seen = gains.iter().filter(|g| best_gain > 0.0 && g.1 >= level);
+        let range_rad = seen
+            .next()
+            .map(|first| (first.0, seen.next_back().map_or(first.0, |last| last.0)));
+        Self {
+            best_gain,
+            range_rad,
+        }
+    }
+}
+
+/// 10^(−COVERAGE_DB/10).
+fn coverage_factor() -> f64 {
+    10f64.powf(-COVERAGE_DB / 10.0)
+}
+
+/// |w_bᴴ a|².
+fn beam_gain(codebook: &Array2<C64>, b: usize, a: &[C64]) -> f64 {
+    let g: C64 = codebook
+        .column(b)
+        .iter()
+        .zip(a)
+        .map(|(w, x)| w.conj() * x)
+        .sum();
+    g.norm_sqr()
+}
 
 impl Dictionary {
     /// Φ for the Nt×Nb `codebook` (column b = w_b), bin centres `bin_angles_rad`
@@ -43,13 +102,7 @@ impl Dictionary {
         for (i, &theta) in bin_angles_rad.iter().enumerate() {
             let a = steering(nt, theta);
             for b in 0..nb {
-                let g: C64 = codebook
-                    .column(b)
-                    .iter()
-                    .zip(&a)
-                    .map(|(w, x)| w.conj() * x)
-                    .sum();
-                phi[b * nq + i] = tx_power_w * g.norm_sqr();
+                phi[b * nq + i] = tx_power_w * beam_gain(codebook, b, &a);
             }
         }
         let mut gram = vec![0.0; nq * nq];
@@ -66,8 +119,7 @@ impl Dictionary {
         let peak: Vec<f64> = (0..nq)
             .map(|i| (0..nb).map(|b| phi[b * nq + i]).fold(0.0, f64::max))
             .collect();
-        let best = peak.iter().copied().fold(0.0, f64::max);
-        let level = best * 10f64.powf(-COVERAGE_DB / 10.0);
+        let level = tx_power_w * Coverage::of(codebook).best_gain * coverage_factor();
         let covered: Vec<bool> = peak.iter().map(|&p| p > 0.0 && p >= level).collect();
         let floor = diag
             .iter()
@@ -82,12 +134,14 @@ impl Dictionary {
             diag,
             floor,
             peak,
+            level,
             covered,
         }
     }
 
-    /// Whether some beam looks at bin i (within [`COVERAGE_DB`] of the best
-    /// bin); recoveries never place a path in an uncovered bin.
+    /// Whether some beam looks at bin i (within [`COVERAGE_DB`] of the
+    /// codebook's best gain in any direction); recoveries never place a path
+    /// in an uncovered bin.
     pub fn covered(&self, i: usize) -> bool {
         self.covered[i]
     }

@@ -20,8 +20,8 @@
 //! move by −(v_j/u_j)·R⁻¹β_j, checked only for the best candidates.
 //!
 //! Coverage (our rule, issue 12): a bin whose best beam's gain is more than
-//! [`COVERAGE_DB`] below the best bin's is outside every main lobe of the
-//! codebook and is never a candidate. Such a bin is seen only through
+//! [`COVERAGE_DB`] below the codebook's best gain in any direction
+//! ([`Coverage`]) is outside every main lobe and is never a candidate. Such a bin is seen only through
 //! sidelobes, where a fit of real data puts ghost paths; an operator codebook
 //! steering to ±64° with a ±90° dictionary put the dominant path at endfire
 //! in half the cells. The DFT codebook covers every bin.
@@ -33,7 +33,7 @@ mod dictionary;
 mod greedy;
 mod refine;
 
-pub use dictionary::{COVERAGE_DB, Dictionary};
+pub use dictionary::{COVERAGE_DB, Coverage, Dictionary};
 use dictionary::{Gram, Masked};
 use greedy::greedy;
 use refine::refine;
@@ -274,14 +274,12 @@ impl pulp::WithSimd for Kernel<'_> {
                 *f = f.max(p);
             }
         }
-        // floor holds the measured peak gain. Bins no beam of the codebook
-        // covers, that the measured beams do not cover by the codebook's rule
-        // (within COVERAGE_DB of their best bin, as the dictionary of the
-        // measured beams would say), or that they see below min_coverage of
-        // the codebook's peak, get an infinite floor: no step or swap can
-        // pick them.
-        let best = floor.iter().copied().fold(0.0, f64::max);
-        let level = best * 10f64.powf(-COVERAGE_DB / 10.0);
+        // floor holds the measured peak gain. Bins that no measured beam
+        // covers (within COVERAGE_DB of the codebook's best gain, as the
+        // dictionary of the measured beams would say), or that they see below
+        // min_coverage of the codebook's peak, get an infinite floor: no step
+        // or swap can pick them.
+        let level = dict.level;
         for (((f, &d), &peak), &covered) in floor
             .iter_mut()
             .zip(diag.iter())
@@ -589,6 +587,21 @@ mod tests {
             "[{lo}, {hi}]"
         );
         assert!((lo + hi).abs() < 1e-9, "symmetric");
+        let (clo, chi) = Coverage::of(&codebook_60(32, 64)).range_rad.unwrap();
+        assert!((clo.to_degrees() - lo).abs() < 1.5 && (chi.to_degrees() - hi).abs() < 1.5);
+        // Coverage is against the codebook's best gain in any direction, not
+        // the best bin: a dictionary only beyond the main lobes covers nothing.
+        let endfire: Vec<f64> = (0..16)
+            .map(|i| (80.0 + 0.625 * i as f64).to_radians())
+            .collect();
+        assert_eq!(
+            Dictionary::new(&codebook_60(32, 64), &endfire, 4.0).covered_bins(),
+            0
+        );
+        assert_eq!(
+            Dictionary::new(&dft_codebook(32, 64), &endfire, 4.0).covered_bins(),
+            16
+        );
 
         // RSRP of paths at 30° and at 80° (beyond every main lobe): the fit
         // keeps the 30° path and puts nothing past the coverage.
