@@ -60,3 +60,33 @@ fn load_rejects_garbage() {
     assert!(npz::load(&path).is_err());
     assert!(npz::load(&dir.path().join("missing.npz")).is_err());
 }
+
+/// The simulator instances of the `per_bs_solve` bench (table1's, dumped by
+/// the simulator) still load, and the solver still reaches the dumped
+/// objective from the dumped initial point: the bench times the solves
+/// table1 and the simulator make. A solver change that moves them means the
+/// fixtures need regenerating (benches/instances/README.md).
+#[test]
+fn the_benchs_simulator_instances_replay_their_dumped_solves() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/instances");
+    let mut sizes = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "npz") {
+            continue;
+        }
+        let inst = npz::load(&path).unwrap();
+        let (v, info) =
+            dualopt::solve_from(&inst.problem, &inst.v0, &DualOptParams::default()).unwrap();
+        let objective = salinr::objective(&inst.problem, &v).unwrap();
+        assert!(
+            (objective - inst.objective).abs() <= 1e-9 * inst.objective.abs(),
+            "{}: objective {objective} vs dumped {}",
+            path.display(),
+            inst.objective
+        );
+        assert!(info.converged, "{}", path.display());
+        *sizes.entry(inst.problem.num_users()).or_insert(0) += 1;
+    }
+    assert_eq!(sizes, [(6, 4), (12, 4), (18, 4)].into_iter().collect());
+}
