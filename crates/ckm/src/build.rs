@@ -86,6 +86,64 @@ pub fn build(
     params: &BuildParams,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Ckm, BuildInfo), BuildError> {
+    check_inputs(&header, in_area, rsrp, dict, params)?;
+    let nb = dict.beams();
+    let np = params.ols.max_paths;
+
+    // STEP 1: OLS over measured cells, chunk-parallel, results in cell order.
+    let start = Instant::now();
+    let chunks = recover_cells(rsrp, dict, params, progress);
+    let ols_time = start.elapsed();
+
+    // STEP 2: assemble the map.
+    let mut ckm = Ckm::empty(header);
+    for (c, &a) in in_area.iter().enumerate() {
+        if a {
+            ckm.states[c] = CellState::Empty;
+        }
+    }
+    let mut info = BuildInfo {
+        cells_in_area: in_area.iter().filter(|&&a| a).count(),
+        cells_measured: rsrp.cells.len(),
+        cells_partial: (0..rsrp.cells.len())
+            .filter(|&i| rsrp.measured_of(i, nb).is_some())
+            .count(),
+        ols_time,
+        ..BuildInfo::default()
+    };
+    let mut k = 0usize;
+    for (slots, counts, infos) in &chunks {
+        for (j, (&count, &(res, stop, rejected))) in counts.iter().zip(infos).enumerate() {
+            let cell = rsrp.cells[k] as usize;
+            ckm.set(
+                cell,
+                CellState::Measured,
+                &slots[j * np..j * np + count as usize],
+            );
+            info.paths += count as usize;
+            info.rejected += rejected;
+            info.stops[stop as usize] += 1;
+            info.relative_residuals.push(res);
+            k += 1;
+        }
+    }
+
+    // STEP 3: gap filling.
+    let FillInfo { filled, empty } = fill_gaps(&mut ckm);
+    info.cells_filled = filled;
+    info.cells_empty = empty;
+    Ok((ckm, info))
+}
+
+/// The map's inputs agree: mask and grid, RSRP and dictionary, Np and header,
+/// every measured cell inside the area.
+fn check_inputs(
+    header: &CkmHeader,
+    in_area: &[bool],
+    rsrp: &BsRsrp,
+    dict: &Dictionary,
+    params: &BuildParams,
+) -> Result<(), BuildError> {
     let nb = dict.beams();
     let n = header.num_cells();
     if in_area.len() != n {
@@ -115,13 +173,21 @@ pub fn build(
     {
         return Err(BuildError::Cell { cell, grid: n });
     }
-    let np = params.ols.max_paths;
+    Ok(())
+}
 
-    // STEP 1: OLS over measured cells, chunk-parallel, results in cell order.
-    let start = Instant::now();
+/// OLS of every measured cell, in chunks of CHUNK cells over the rayon pool
+/// (results in cell order).
+fn recover_cells(
+    rsrp: &BsRsrp,
+    dict: &Dictionary,
+    params: &BuildParams,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<ChunkResult> {
+    let nb = dict.beams();
+    let np = params.ols.max_paths;
     let done = AtomicU64::new(0);
-    let chunks: Vec<ChunkResult> = rsrp
-        .mean_w
+    rsrp.mean_w
         .par_chunks(CHUNK * nb)
         .enumerate()
         .map_init(
@@ -165,47 +231,7 @@ pub fn build(
                 (slots, counts, infos)
             },
         )
-        .collect();
-    let ols_time = start.elapsed();
-
-    // STEP 2: assemble the map.
-    let mut ckm = Ckm::empty(header);
-    for (c, &a) in in_area.iter().enumerate() {
-        if a {
-            ckm.states[c] = CellState::Empty;
-        }
-    }
-    let mut info = BuildInfo {
-        cells_in_area: in_area.iter().filter(|&&a| a).count(),
-        cells_measured: rsrp.cells.len(),
-        cells_partial: (0..rsrp.cells.len())
-            .filter(|&i| rsrp.measured_of(i, nb).is_some())
-            .count(),
-        ols_time,
-        ..BuildInfo::default()
-    };
-    let mut k = 0usize;
-    for (slots, counts, infos) in &chunks {
-        for (j, (&count, &(res, stop, rejected))) in counts.iter().zip(infos).enumerate() {
-            let cell = rsrp.cells[k] as usize;
-            ckm.set(
-                cell,
-                CellState::Measured,
-                &slots[j * np..j * np + count as usize],
-            );
-            info.paths += count as usize;
-            info.rejected += rejected;
-            info.stops[stop as usize] += 1;
-            info.relative_residuals.push(res);
-            k += 1;
-        }
-    }
-
-    // STEP 3: gap filling.
-    let FillInfo { filled, empty } = fill_gaps(&mut ckm);
-    info.cells_filled = filled;
-    info.cells_empty = empty;
-    Ok((ckm, info))
+        .collect()
 }
 
 #[cfg(test)]

@@ -359,7 +359,29 @@ fn gap_body(
         ckm_cell(&floor.ckm),
         fmt_ci(&floor.level)
     );
-    // STEP 1: what each ingredient costs.
+    let largest = gap_costs(&mut b, &steps, &total, drops);
+    if !extras.is_empty() {
+        gap_extras(&mut b, &extras, (&last_n, &floor_n), &name);
+    }
+    gap_claim(
+        &mut b,
+        (def, checks, data, n),
+        (first, last, floor),
+        (&first_n, &last_n, &floor_n),
+        &steps,
+        (&total, largest),
+    );
+    Ok(b)
+}
+
+/// STEP 1 of the gap section: what each ingredient costs, and the largest
+/// significant cost (returned).
+fn gap_costs<'a>(
+    b: &mut String,
+    steps: &[&'a GapRow],
+    total: &MeanCi,
+    drops: usize,
+) -> Option<(&'a GapRow, MeanCi)> {
     let _ = writeln!(
         b,
         "What each ingredient costs (paired over {drops} drops):\n"
@@ -386,7 +408,7 @@ fn gap_body(
             format!(
                 " ({:.0}% of the total loss {})",
                 100.0 * d.mean / total.mean,
-                fmt_delta(&total)
+                fmt_delta(total)
             )
         } else {
             String::new()
@@ -400,60 +422,80 @@ fn gap_body(
     } else {
         let _ = writeln!(b, "\nNo step costs PFR significantly.");
     }
-    // STEP 2: the extra arms, against the last step and the floor.
-    if !extras.is_empty() {
+    largest.map(|(r, d)| (*r, *d))
+}
+
+/// STEP 2 of the gap section: the extra arms against the last step and the
+/// floor.
+fn gap_extras(
+    b: &mut String,
+    extras: &[&GapRow],
+    (last_n, floor_n): (&str, &str),
+    name: &dyn Fn(&GapRow) -> String,
+) {
+    let dash = |m: &Option<MeanCi>| m.as_ref().map_or("–".to_string(), fmt_delta);
+    let _ = writeln!(
+        b,
+        "\nBeyond the paper (Δ to {last_n}, the last step, and to {floor_n}):\n\n\
+         | arm | scheme | CKM | accumulated PFR | Δ to {} | Δ to {} |\n|---|---|---|---|---|---|",
+        esc(last_n),
+        esc(floor_n)
+    );
+    for r in extras {
         let _ = writeln!(
             b,
-            "\nBeyond the paper (Δ to {last_n}, the last step, and to {floor_n}):\n\n\
-             | arm | scheme | CKM | accumulated PFR | Δ to {} | Δ to {} |\n|---|---|---|---|---|---|",
-            esc(&last_n),
-            esc(&floor_n)
-        );
-        for r in &extras {
-            let _ = writeln!(
-                b,
-                "| {} | `{}` | {} | {} | {} | {} |",
-                esc(&r.label),
-                r.scheme,
-                ckm_cell(&r.ckm),
-                fmt_ci(&r.level),
-                dash(&r.delta),
-                dash(&r.delta_floor)
-            );
-        }
-        let list = |pick: &dyn Fn(&GapRow) -> Option<MeanCi>, want: Outcome| {
-            let names: Vec<String> = extras
-                .iter()
-                .filter_map(|r| {
-                    let d = pick(r)?;
-                    (d.half_width.is_some() && above(&d, 0.0) == want)
-                        .then(|| format!("{} ({})", name(r), fmt_delta(&d)))
-                })
-                .collect();
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        };
-        let _ = writeln!(
-            b,
-            "\n- Beat {f} (paired CI above 0): {}. Below {f}: {}. Not separated from {f}: {}.",
-            list(&|r| r.delta_floor, Outcome::Pass),
-            list(&|r| r.delta_floor, Outcome::Fail),
-            list(&|r| r.delta_floor, Outcome::NotSeparated),
-            f = floor_n
-        );
-        let _ = writeln!(
-            b,
-            "- Better than {l}: {}. Worse than {l}: {}. Not separated from {l}: {}.",
-            list(&|r| r.delta, Outcome::Pass),
-            list(&|r| r.delta, Outcome::Fail),
-            list(&|r| r.delta, Outcome::NotSeparated),
-            l = last_n
+            "| {} | `{}` | {} | {} | {} | {} |",
+            esc(&r.label),
+            r.scheme,
+            ckm_cell(&r.ckm),
+            fmt_ci(&r.level),
+            dash(&r.delta),
+            dash(&r.delta_floor)
         );
     }
-    // STEP 3: the paper's claim first ≈ last ≫ floor, and why it fails.
+    let list = |pick: &dyn Fn(&GapRow) -> Option<MeanCi>, want: Outcome| {
+        let names: Vec<String> = extras
+            .iter()
+            .filter_map(|r| {
+                let d = pick(r)?;
+                (d.half_width.is_some() && above(&d, 0.0) == want)
+                    .then(|| format!("{} ({})", name(r), fmt_delta(&d)))
+            })
+            .collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    let _ = writeln!(
+        b,
+        "\n- Beat {f} (paired CI above 0): {}. Below {f}: {}. Not separated from {f}: {}.",
+        list(&|r| r.delta_floor, Outcome::Pass),
+        list(&|r| r.delta_floor, Outcome::Fail),
+        list(&|r| r.delta_floor, Outcome::NotSeparated),
+        f = floor_n
+    );
+    let _ = writeln!(
+        b,
+        "- Better than {l}: {}. Worse than {l}: {}. Not separated from {l}: {}.",
+        list(&|r| r.delta, Outcome::Pass),
+        list(&|r| r.delta, Outcome::Fail),
+        list(&|r| r.delta, Outcome::NotSeparated),
+        l = last_n
+    );
+}
+
+/// STEP 3 of the gap section: the paper's claim first ≈ last ≫ floor, and
+/// why it fails where it does.
+fn gap_claim(
+    b: &mut String,
+    (def, checks, data, n): (&Definition, &[CheckResult], &PfrData, u32),
+    (first, last, floor): (&GapRow, &GapRow, &GapRow),
+    (first_n, last_n, floor_n): (&str, &str, &str),
+    steps: &[&GapRow],
+    (total, largest): (&MeanCi, Option<(&GapRow, MeanCi)>),
+) {
     let _ = writeln!(b, "\nThe paper's claim {last_n} ≈ {first_n} ≫ {floor_n}:\n");
     let outcome_of = |pred: &dyn Fn(&Check) -> bool, fallback: Outcome| {
         def.checks
@@ -465,7 +507,7 @@ fn gap_body(
     let pair = |a: &str, b: &str, x: &str, y: &str| (a == x && b == y) || (a == y && b == x);
     let approx = outcome_of(
         &|c| matches!(c, Check::Approx { a, b, .. } if pair(a, b, &first.label, &last.label)),
-        match above(&total, 0.0) {
+        match above(total, 0.0) {
             Outcome::NotSeparated => Outcome::Pass,
             _ => Outcome::Fail,
         },
@@ -490,12 +532,12 @@ fn gap_body(
         b,
         "- **{last_n} ≈ {first_n}** {}: {last_n} − {first_n} = {}.",
         word(approx),
-        fmt_delta(&total)
+        fmt_delta(total)
     );
     if approx != Outcome::Pass {
         let _ = write!(b, " The difference is the sum of the steps: {steps_list}.");
         if let Some((r, d)) = largest {
-            let _ = write!(b, " Most of it is {} ({}).", r.ingredient, fmt_delta(d));
+            let _ = write!(b, " Most of it is {} ({}).", r.ingredient, fmt_delta(&d));
         }
     }
     let _ = writeln!(b);
@@ -516,20 +558,19 @@ fn gap_body(
             );
         } else {
             let largest = largest
-                .map(|(r, d)| format!(" (the largest cost: {} {})", r.ingredient, fmt_delta(d)))
+                .map(|(r, d)| format!(" (the largest cost: {} {})", r.ingredient, fmt_delta(&d)))
                 .unwrap_or_default();
             let _ = write!(
                 b,
                 " With perfect CSI, {first_n} gains {} over {floor_n}; the ingredients on the way to \
                  {last_n} change that by {}{largest}, which leaves {}.",
                 fmt_delta(&first_floor),
-                fmt_delta(&total),
+                fmt_delta(total),
                 fmt_delta(&over_floor)
             );
         }
     }
     let _ = writeln!(b);
-    Ok(b)
 }
 
 fn capitalise(s: &str) -> String {
@@ -569,10 +610,6 @@ fn solver_section(dir: &Path) -> Result<Section> {
     let inst = solves.str("instance")?;
     let solver = solves.str("solver")?;
     let k = solves.u64("per_bs_scheduled")?;
-    let users = solves.u64("users")?;
-    let time = solves.f64("time_s")?;
-    let fin = solves.f64("objective_final")?;
-    let iters = solves.u64("outer_iterations")?;
     // (size, instance) → solver → row
     let mut by: BTreeMap<(u64, String), BTreeMap<String, usize>> = BTreeMap::new();
     for i in 0..solves.rows() {
@@ -586,155 +623,21 @@ fn solver_section(dir: &Path) -> Result<Section> {
         .collect();
     let mut sizes: Vec<u64> = pairs.iter().map(|p| p.0).collect();
     sizes.dedup();
+    let s = Solves {
+        solver,
+        users: solves.u64("users")?,
+        time: solves.f64("time_s")?,
+        fin: solves.f64("objective_final")?,
+        iters: solves.u64("outer_iterations")?,
+        pairs,
+        sizes,
+    };
     let mut checks = Vec::new();
     let mut body = String::new();
     if def.kind == Kind::Convergence {
-        let conv = Loaded::read(&dir.join("convergence.parquet"))?;
-        let (ci, cs, co) = (
-            conv.str("instance")?,
-            conv.str("solver")?,
-            conv.f64("objective")?,
-        );
-        let mut hist: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-        for i in 0..conv.rows() {
-            hist.entry((ci[i].clone(), cs[i].clone()))
-                .or_default()
-                .push(co[i]);
-        }
-        let _ = writeln!(
-            body,
-            "| solver | FP iterations run | iterations to 99% of the improvement | final objective (nats) |\n|---|---|---|---|"
-        );
-        for w in [DUALOPT, REFERENCE] {
-            let to99: Vec<f64> = hist
-                .iter()
-                .filter(|(key, _)| key.1 == w)
-                .map(|(_, h)| iterations_to_99(h))
-                .collect();
-            let m = mean_ci(&to99);
-            let runs: Vec<f64> = (0..solves.rows())
-                .filter(|i| solver[*i] == w)
-                .map(|i| iters[i] as f64)
-                .collect();
-            let finals: Vec<f64> = (0..solves.rows())
-                .filter(|i| solver[*i] == w)
-                .map(|i| fin[i])
-                .collect();
-            let _ = writeln!(
-                body,
-                "| {w} | {} | {} | {} |",
-                fmt_ci(&mean_ci(&runs)),
-                fmt_ci(&m),
-                fmt_ci(&mean_ci(&finals))
-            );
-            checks.push(CheckResult {
-                statement: format!(
-                    "{w} converges in ≈ 10 FP iterations (99% of its improvement within 15)"
-                ),
-                outcome: above(
-                    &MeanCi {
-                        mean: 15.0 - m.mean,
-                        ..m
-                    },
-                    0.0,
-                ),
-                detail: format!("iterations to 99%: {} over {} instances", fmt_ci(&m), m.n),
-            });
-        }
-        let gaps: Vec<f64> = pairs
-            .iter()
-            .map(|(_, d, r)| (fin[*d] - fin[*r]) / fin[*r].abs().max(1e-12))
-            .collect();
-        let g = mean_ci(&gaps);
-        let h = g.half_width.unwrap_or(f64::INFINITY);
-        checks.push(CheckResult {
-            statement: "both reach nearly the same value (|relative gap| within 1%)".into(),
-            outcome: if g.mean.abs() + h <= 0.01 {
-                Outcome::Pass
-            } else if g.mean.abs() - h > 0.01 {
-                Outcome::Fail
-            } else {
-                Outcome::NotSeparated
-            },
-            detail: format!(
-                "(DualOpt − reference)/|reference| = {} over {} instances",
-                fmt_ci(&g),
-                g.n
-            ),
-        });
+        convergence_body(dir, &s, &mut body, &mut checks)?;
     } else {
-        let _ = writeln!(
-            body,
-            "Compute time per BS per epoch (one per-BS FP solve of an instance dumped by the simulator; same \
-             FP loop and initial beams for both; solves run one at a time on this machine):\n\n\
-             | network \\|S\\| (per BS, users in instances) | DualOpt (s) | reference (s) | speed-up (paired) | paper: DualOpt / SDR+CVX (s) |\n|---|---|---|---|---|"
-        );
-        let paper = [(6u64, "0.9 / 6.7"), (12, "1.1 / 19"), (18, "2.4 / 33")];
-        let mut speedups: Vec<(u64, MeanCi)> = Vec::new();
-        for kk in &sizes {
-            let p: Vec<&(u64, usize, usize)> = pairs.iter().filter(|x| x.0 == *kk).collect();
-            let td = mean_ci(&p.iter().map(|x| time[x.1]).collect::<Vec<_>>());
-            let tr = mean_ci(&p.iter().map(|x| time[x.2]).collect::<Vec<_>>());
-            // Speed-ups are ratios: their CI is taken on the log scale and
-            // shown as a geometric mean with its back-transformed interval.
-            let sp = mean_ci(
-                &p.iter()
-                    .map(|x| (time[x.2] / time[x.1].max(1e-12)).ln())
-                    .collect::<Vec<_>>(),
-            );
-            let geo = |m: &MeanCi| match m.half_width {
-                Some(h) => format!(
-                    "{:.1} (95% CI {:.1}–{:.1})",
-                    m.mean.exp(),
-                    (m.mean - h).exp(),
-                    (m.mean + h).exp()
-                ),
-                None => format!("{:.1}", m.mean.exp()),
-            };
-            let kmean = p.iter().map(|x| users[x.1] as f64).sum::<f64>() / p.len().max(1) as f64;
-            let pp = paper.iter().find(|x| x.0 == *kk).map_or("–", |x| x.1);
-            let _ = writeln!(
-                body,
-                "| {} ({kk}/BS, K̄ = {kmean:.1}) | {} | {} | {}× | {pp} |",
-                *kk as usize * num_bs,
-                fmt_ci(&td),
-                fmt_ci(&tr),
-                geo(&sp)
-            );
-            checks.push(CheckResult {
-                statement: format!("DualOpt ≥ 7× faster at |S| = {}", *kk as usize * num_bs),
-                outcome: above(&sp, 7f64.ln()),
-                detail: format!(
-                    "geometric-mean speed-up {}× over {} instances",
-                    geo(&sp),
-                    sp.n
-                ),
-            });
-            speedups.push((*kk, sp));
-        }
-        if let (Some(first), Some(last)) = (speedups.first(), speedups.last())
-            && speedups.len() > 1
-        {
-            let diff = MeanCi {
-                mean: last.1.mean - first.1.mean,
-                half_width: match (first.1.half_width, last.1.half_width) {
-                    (Some(a), Some(b)) => Some((a * a + b * b).sqrt()),
-                    _ => None,
-                },
-                n: first.1.n.min(last.1.n),
-            };
-            checks.push(CheckResult {
-                statement:
-                    "the gap widens with |S| (speed-up at the largest size > at the smallest)"
-                        .into(),
-                outcome: above(&diff, 0.0),
-                detail: format!(
-                    "ratio of geometric-mean speed-ups {:.2} (ln: {}, unpaired)",
-                    diff.mean.exp(),
-                    fmt_ci(&diff)
-                ),
-            });
-        }
+        timing_body(&s, num_bs, &mut body, &mut checks);
     }
     let verdict = Verdict::of(&checks.iter().map(|c| c.outcome).collect::<Vec<_>>());
     Ok(Section {
@@ -747,6 +650,177 @@ fn solver_section(dir: &Path) -> Result<Section> {
         body,
         figure: figure(dir, &def.id),
     })
+}
+
+/// solves.parquet's columns the solver sections read, and the (size, DualOpt
+/// row, reference row) pairs of the instances both solvers ran.
+struct Solves {
+    solver: Vec<String>,
+    users: Vec<u64>,
+    time: Vec<f64>,
+    fin: Vec<f64>,
+    iters: Vec<u64>,
+    pairs: Vec<(u64, usize, usize)>,
+    sizes: Vec<u64>,
+}
+
+/// fig5's body: FP iterations and final objectives of both solvers.
+fn convergence_body(
+    dir: &Path,
+    s: &Solves,
+    body: &mut String,
+    checks: &mut Vec<CheckResult>,
+) -> Result<()> {
+    let conv = Loaded::read(&dir.join("convergence.parquet"))?;
+    let (ci, cs, co) = (
+        conv.str("instance")?,
+        conv.str("solver")?,
+        conv.f64("objective")?,
+    );
+    let mut hist: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for i in 0..conv.rows() {
+        hist.entry((ci[i].clone(), cs[i].clone()))
+            .or_default()
+            .push(co[i]);
+    }
+    let _ = writeln!(
+        body,
+        "| solver | FP iterations run | iterations to 99% of the improvement | final objective (nats) |\n|---|---|---|---|"
+    );
+    for w in [DUALOPT, REFERENCE] {
+        let to99: Vec<f64> = hist
+            .iter()
+            .filter(|(key, _)| key.1 == w)
+            .map(|(_, h)| iterations_to_99(h))
+            .collect();
+        let m = mean_ci(&to99);
+        let runs: Vec<f64> = (0..s.solver.len())
+            .filter(|i| s.solver[*i] == w)
+            .map(|i| s.iters[i] as f64)
+            .collect();
+        let finals: Vec<f64> = (0..s.solver.len())
+            .filter(|i| s.solver[*i] == w)
+            .map(|i| s.fin[i])
+            .collect();
+        let _ = writeln!(
+            body,
+            "| {w} | {} | {} | {} |",
+            fmt_ci(&mean_ci(&runs)),
+            fmt_ci(&m),
+            fmt_ci(&mean_ci(&finals))
+        );
+        checks.push(CheckResult {
+            statement: format!(
+                "{w} converges in ≈ 10 FP iterations (99% of its improvement within 15)"
+            ),
+            outcome: above(
+                &MeanCi {
+                    mean: 15.0 - m.mean,
+                    ..m
+                },
+                0.0,
+            ),
+            detail: format!("iterations to 99%: {} over {} instances", fmt_ci(&m), m.n),
+        });
+    }
+    let gaps: Vec<f64> = s
+        .pairs
+        .iter()
+        .map(|(_, d, r)| (s.fin[*d] - s.fin[*r]) / s.fin[*r].abs().max(1e-12))
+        .collect();
+    let g = mean_ci(&gaps);
+    let h = g.half_width.unwrap_or(f64::INFINITY);
+    checks.push(CheckResult {
+        statement: "both reach nearly the same value (|relative gap| within 1%)".into(),
+        outcome: if g.mean.abs() + h <= 0.01 {
+            Outcome::Pass
+        } else if g.mean.abs() - h > 0.01 {
+            Outcome::Fail
+        } else {
+            Outcome::NotSeparated
+        },
+        detail: format!(
+            "(DualOpt − reference)/|reference| = {} over {} instances",
+            fmt_ci(&g),
+            g.n
+        ),
+    });
+    Ok(())
+}
+
+/// table1's body: time per solve, paired speed-ups against the paper's.
+fn timing_body(s: &Solves, num_bs: usize, body: &mut String, checks: &mut Vec<CheckResult>) {
+    let _ = writeln!(
+        body,
+        "Compute time per BS per epoch (one per-BS FP solve of an instance dumped by the simulator; same \
+         FP loop and initial beams for both; solves run one at a time on this machine):\n\n\
+         | network \\|S\\| (per BS, users in instances) | DualOpt (s) | reference (s) | speed-up (paired) | paper: DualOpt / SDR+CVX (s) |\n|---|---|---|---|---|"
+    );
+    let paper = [(6u64, "0.9 / 6.7"), (12, "1.1 / 19"), (18, "2.4 / 33")];
+    let mut speedups: Vec<(u64, MeanCi)> = Vec::new();
+    for kk in &s.sizes {
+        let p: Vec<&(u64, usize, usize)> = s.pairs.iter().filter(|x| x.0 == *kk).collect();
+        let td = mean_ci(&p.iter().map(|x| s.time[x.1]).collect::<Vec<_>>());
+        let tr = mean_ci(&p.iter().map(|x| s.time[x.2]).collect::<Vec<_>>());
+        // Speed-ups are ratios: their CI is taken on the log scale and
+        // shown as a geometric mean with its back-transformed interval.
+        let sp = mean_ci(
+            &p.iter()
+                .map(|x| (s.time[x.2] / s.time[x.1].max(1e-12)).ln())
+                .collect::<Vec<_>>(),
+        );
+        let geo = |m: &MeanCi| match m.half_width {
+            Some(h) => format!(
+                "{:.1} (95% CI {:.1}–{:.1})",
+                m.mean.exp(),
+                (m.mean - h).exp(),
+                (m.mean + h).exp()
+            ),
+            None => format!("{:.1}", m.mean.exp()),
+        };
+        let kmean = p.iter().map(|x| s.users[x.1] as f64).sum::<f64>() / p.len().max(1) as f64;
+        let pp = paper.iter().find(|x| x.0 == *kk).map_or("–", |x| x.1);
+        let _ = writeln!(
+            body,
+            "| {} ({kk}/BS, K̄ = {kmean:.1}) | {} | {} | {}× | {pp} |",
+            *kk as usize * num_bs,
+            fmt_ci(&td),
+            fmt_ci(&tr),
+            geo(&sp)
+        );
+        checks.push(CheckResult {
+            statement: format!("DualOpt ≥ 7× faster at |S| = {}", *kk as usize * num_bs),
+            outcome: above(&sp, 7f64.ln()),
+            detail: format!(
+                "geometric-mean speed-up {}× over {} instances",
+                geo(&sp),
+                sp.n
+            ),
+        });
+        speedups.push((*kk, sp));
+    }
+    if let (Some(first), Some(last)) = (speedups.first(), speedups.last())
+        && speedups.len() > 1
+    {
+        let diff = MeanCi {
+            mean: last.1.mean - first.1.mean,
+            half_width: match (first.1.half_width, last.1.half_width) {
+                (Some(a), Some(b)) => Some((a * a + b * b).sqrt()),
+                _ => None,
+            },
+            n: first.1.n.min(last.1.n),
+        };
+        checks.push(CheckResult {
+            statement: "the gap widens with |S| (speed-up at the largest size > at the smallest)"
+                .into(),
+            outcome: above(&diff, 0.0),
+            detail: format!(
+                "ratio of geometric-mean speed-ups {:.2} (ln: {}, unpaired)",
+                diff.mean.exp(),
+                fmt_ci(&diff)
+            ),
+        });
+    }
 }
 
 fn thm1_section(dir: &Path) -> Result<Section> {
@@ -805,26 +879,7 @@ fn thm1_section(dir: &Path) -> Result<Section> {
             outcomes.push((s[i], above(&m, 0.0)));
         }
     }
-    let pass = outcomes.iter().filter(|o| o.1 == Outcome::Pass).count();
-    let mut checks = vec![CheckResult {
-        statement: "E|R(L̃) − R(I)| < E|R(L̂) − R(I)| for every |S| > 1".into(),
-        outcome: if pass == outcomes.len() && pass > 0 {
-            Outcome::Pass
-        } else if outcomes.iter().any(|o| o.1 == Outcome::Fail) {
-            Outcome::Fail
-        } else {
-            Outcome::NotSeparated
-        },
-        detail: format!(
-            "paired per draw: SALINR below SLINR at {pass} of {} sizes{}",
-            outcomes.len(),
-            outcomes
-                .iter()
-                .filter(|o| o.1 != Outcome::Pass)
-                .map(|o| format!("; not at |S| = {}", o.0))
-                .collect::<String>()
-        ),
-    }];
+    let mut checks = vec![salinr_below_slinr(&outcomes)];
     let ratio = |i: usize| sa[i] / sl[i].max(1e-300);
     let first = (0..l.rows()).find(|i| s[*i] > 1);
     let last = (0..l.rows()).filter(|i| s[*i] > 1).max_by_key(|i| s[*i]);
@@ -881,4 +936,29 @@ fn thm1_section(dir: &Path) -> Result<Section> {
         body,
         figure: figure(dir, &def.id),
     })
+}
+
+/// thm1's first check: SALINR's rate error below SLINR's, paired per draw,
+/// at every |S| > 1 (`outcomes`: |S| and the paired CI's verdict).
+fn salinr_below_slinr(outcomes: &[(u64, Outcome)]) -> CheckResult {
+    let pass = outcomes.iter().filter(|o| o.1 == Outcome::Pass).count();
+    CheckResult {
+        statement: "E|R(L̃) − R(I)| < E|R(L̂) − R(I)| for every |S| > 1".into(),
+        outcome: if pass == outcomes.len() && pass > 0 {
+            Outcome::Pass
+        } else if outcomes.iter().any(|o| o.1 == Outcome::Fail) {
+            Outcome::Fail
+        } else {
+            Outcome::NotSeparated
+        },
+        detail: format!(
+            "paired per draw: SALINR below SLINR at {pass} of {} sizes{}",
+            outcomes.len(),
+            outcomes
+                .iter()
+                .filter(|o| o.1 != Outcome::Pass)
+                .map(|o| format!("; not at |S| = {}", o.0))
+                .collect::<String>()
+        ),
+    }
 }

@@ -39,6 +39,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use arrow::array::RecordBatch;
 use sdusc_model::geometry::{Grid, Point};
 
 use crate::parquet_io::{ParquetIoError, ParquetSource, column_f64, column_f64_or_nan, column_u64};
@@ -221,6 +222,39 @@ struct Acc {
     cells: Vec<u32>,
     sum_w: Vec<f64>,
     count: Vec<u32>,
+}
+
+impl Acc {
+    /// The mean RSRP (W) per cell and beam, cells in grid order; cells with
+    /// fewer than `min_beams` beams measured are skipped (and counted in `st`).
+    fn into_means(self, nb: usize, min_beams: usize, st: &mut BsReadStats) -> BsRsrp {
+        let mut order: Vec<usize> = (0..self.cells.len()).collect();
+        order.sort_unstable_by_key(|&s| self.cells[s]);
+        let mut out = BsRsrp::default();
+        for s in order {
+            let counts = &self.count[s * nb..(s + 1) * nb];
+            let seen = counts.iter().filter(|&&n| n > 0).count();
+            if seen < min_beams.max(1) {
+                st.incomplete_cells += 1;
+                continue;
+            }
+            if seen < nb {
+                st.partial_cells += 1;
+            }
+            out.cells.push(self.cells[s]);
+            let sums = &self.sum_w[s * nb..(s + 1) * nb];
+            out.mean_w.extend(
+                sums.iter()
+                    .zip(counts)
+                    .map(|(&v, &n)| if n > 0 { v / n as f64 } else { 0.0 }),
+            );
+            out.measured.extend(counts.iter().map(|&n| n > 0));
+        }
+        if st.partial_cells == 0 {
+            out.measured.clear();
+        }
+        out
+    }
 }
 
 struct Bad {
@@ -433,6 +467,57 @@ impl Reader<'_> {
         Some(dbm)
     }
 
+    /// Bin the rows of one batch, the first of them file row `row0`.
+    fn read_batch(
+        &mut self,
+        batch: &RecordBatch,
+        row0: u64,
+        path: &Path,
+    ) -> Result<(), RsrpReadError> {
+        let bs = column_u64(batch, "bs_id", path)?;
+        let x = column_f64(batch, "x_m", path)?;
+        let y = column_f64(batch, "y_m", path)?;
+        match self.binning.layout {
+            Layout::Long => {
+                let beam = column_u64(batch, "beam_id", path)?;
+                let rsrp = column_f64(batch, "rsrp_dbm", path)?;
+                for i in 0..batch.num_rows() {
+                    let row = row0 + i as u64;
+                    let place = self.place(row, bs[i], x[i], y[i]);
+                    let beam_ok = self.beam_ok(row, beam[i]);
+                    if let Some(dbm) = self.power(row, "rsrp_dbm", rsrp[i])
+                        && let (Some(place), true) = (place, beam_ok)
+                    {
+                        self.add(place, beam[i] as usize, dbm);
+                    }
+                }
+            }
+            Layout::Wide { .. } => {
+                let names: Vec<String> = (0..self.binning.beams)
+                    .filter_map(|b| self.binning.layout.beam_column(b))
+                    .collect();
+                let columns = names
+                    .iter()
+                    .map(|n| column_f64_or_nan(batch, n, path))
+                    .collect::<Result<Vec<_>, _>>()?;
+                for i in 0..batch.num_rows() {
+                    let row = row0 + i as u64;
+                    let place = self.place(row, bs[i], x[i], y[i]);
+                    for (b, (name, col)) in names.iter().zip(&columns).enumerate() {
+                        // Null or NaN: the beam was not reported here.
+                        if col[i].is_nan() {
+                            continue;
+                        }
+                        if let (Some(dbm), Some(place)) = (self.power(row, name, col[i]), place) {
+                            self.add(place, b, dbm);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Average one sample into its cell (once the file has a bad value,
     /// only counting goes on).
     fn add(&mut self, place: Place, beam: usize, dbm: f64) {
@@ -504,47 +589,7 @@ pub fn read_rsrp(
     let mut row0 = 0u64;
     while let Some(batch) = src.next_batch() {
         let batch = batch?;
-        let bs = column_u64(&batch, "bs_id", path)?;
-        let x = column_f64(&batch, "x_m", path)?;
-        let y = column_f64(&batch, "y_m", path)?;
-        match binning.layout {
-            Layout::Long => {
-                let beam = column_u64(&batch, "beam_id", path)?;
-                let rsrp = column_f64(&batch, "rsrp_dbm", path)?;
-                for i in 0..batch.num_rows() {
-                    let row = row0 + i as u64;
-                    let place = reader.place(row, bs[i], x[i], y[i]);
-                    let beam_ok = reader.beam_ok(row, beam[i]);
-                    if let Some(dbm) = reader.power(row, "rsrp_dbm", rsrp[i])
-                        && let (Some(place), true) = (place, beam_ok)
-                    {
-                        reader.add(place, beam[i] as usize, dbm);
-                    }
-                }
-            }
-            Layout::Wide { .. } => {
-                let names: Vec<String> = (0..nb)
-                    .filter_map(|b| binning.layout.beam_column(b))
-                    .collect();
-                let columns = names
-                    .iter()
-                    .map(|n| column_f64_or_nan(&batch, n, path))
-                    .collect::<Result<Vec<_>, _>>()?;
-                for i in 0..batch.num_rows() {
-                    let row = row0 + i as u64;
-                    let place = reader.place(row, bs[i], x[i], y[i]);
-                    for (b, (name, col)) in names.iter().zip(&columns).enumerate() {
-                        // Null or NaN: the beam was not reported here.
-                        if col[i].is_nan() {
-                            continue;
-                        }
-                        if let (Some(dbm), Some(place)) = (reader.power(row, name, col[i]), place) {
-                            reader.add(place, b, dbm);
-                        }
-                    }
-                }
-            }
-        }
+        reader.read_batch(&batch, row0, path)?;
         row0 += batch.num_rows() as u64;
         progress(row0);
     }
@@ -572,34 +617,7 @@ pub fn read_rsrp(
     let per_bs = acc
         .into_iter()
         .zip(&mut stats)
-        .map(|(a, st)| {
-            let mut order: Vec<usize> = (0..a.cells.len()).collect();
-            order.sort_unstable_by_key(|&s| a.cells[s]);
-            let mut out = BsRsrp::default();
-            for s in order {
-                let counts = &a.count[s * nb..(s + 1) * nb];
-                let seen = counts.iter().filter(|&&n| n > 0).count();
-                if seen < binning.min_beams.max(1) {
-                    st.incomplete_cells += 1;
-                    continue;
-                }
-                if seen < nb {
-                    st.partial_cells += 1;
-                }
-                out.cells.push(a.cells[s]);
-                let sums = &a.sum_w[s * nb..(s + 1) * nb];
-                out.mean_w.extend(
-                    sums.iter()
-                        .zip(counts)
-                        .map(|(&v, &n)| if n > 0 { v / n as f64 } else { 0.0 }),
-                );
-                out.measured.extend(counts.iter().map(|&n| n > 0));
-            }
-            if st.partial_cells == 0 {
-                out.measured.clear();
-            }
-            out
-        })
+        .map(|(a, st)| a.into_means(nb, binning.min_beams, st))
         .collect();
     Ok(RsrpTable {
         path: path.to_path_buf(),

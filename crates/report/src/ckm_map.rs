@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use sdusc_formats::ckm_file::{CellState, Ckm};
@@ -216,10 +217,10 @@ where
     let (main, bar) = upper.split_horizontally(opts.width.saturating_sub(bar_w));
 
     // Data range: the grid plus the sites, padded to keep metres square.
-    let mut x0 = h.origin_x_m;
-    let mut y0 = h.origin_y_m;
-    let mut x1 = h.origin_x_m + h.nx as f64 * h.cell_m;
-    let mut y1 = h.origin_y_m + h.ny as f64 * h.cell_m;
+    let x0 = h.origin_x_m;
+    let y0 = h.origin_y_m;
+    let x1 = h.origin_x_m + h.nx as f64 * h.cell_m;
+    let y1 = h.origin_y_m + h.ny as f64 * h.cell_m;
     let own = MapSite {
         x_m: h.bs_x_m,
         y_m: h.bs_y_m,
@@ -231,55 +232,16 @@ where
         .filter(|s| (s.x_m, s.y_m) != (h.bs_x_m, h.bs_y_m))
         .cloned()
         .collect();
-    let pad = 0.04 * (x1 - x0).max(y1 - y0);
-    for s in others.iter().chain(std::iter::once(&own)) {
-        x0 = x0.min(s.x_m - pad);
-        x1 = x1.max(s.x_m + pad);
-        y0 = y0.min(s.y_m - pad);
-        y1 = y1.max(s.y_m + pad);
-    }
-    let (pw, ph) = (
-        main.dim_in_pixel().0 as f64 - 80.0,
-        main.dim_in_pixel().1 as f64 - 90.0,
+    let (x0, x1, y0, y1) = square_range(
+        (x0, x1, y0, y1),
+        others.iter().chain(std::iter::once(&own)),
+        main.dim_in_pixel(),
     );
-    let (dx, dy) = (x1 - x0, y1 - y0);
-    if dx / dy < pw / ph {
-        let extra = dy * pw / ph - dx;
-        x0 -= extra / 2.0;
-        x1 += extra / 2.0;
-    } else {
-        let extra = dx * ph / pw - dy;
-        y0 -= extra / 2.0;
-        y1 += extra / 2.0;
-    }
 
     let values: Vec<Option<f64>> = (0..ckm.num_cells())
         .map(|c| cell_value(ckm, c, opts.colour))
         .collect();
-    let (vmin, vmax) = match opts.colour {
-        MapColour::DominantAod => {
-            let lo = h
-                .bin_angles_rad
-                .first()
-                .copied()
-                .unwrap_or(-1.0)
-                .to_degrees();
-            let hi = h.bin_angles_rad.last().copied().unwrap_or(1.0).to_degrees();
-            (lo, hi)
-        }
-        MapColour::TotalPower => {
-            let mut v: Vec<f64> = values.iter().flatten().copied().collect();
-            v.sort_unstable_by(f64::total_cmp);
-            if v.is_empty() {
-                (0.0, 1.0)
-            } else {
-                // Robust range: 1st…99th percentile.
-                let q = |p: f64| sdusc_stats::quantile(&v, p);
-                (q(0.01), q(0.99).max(q(0.01) + 1e-9))
-            }
-        }
-        MapColour::Measured => (0.0, 1.0),
-    };
+    let (vmin, vmax) = value_range(ckm, &values, opts.colour);
 
     let mut chart = ChartBuilder::on(&main)
         .caption(&opts.title, (FONT_NAME, 18))
@@ -337,26 +299,7 @@ where
             } else if c == usize::MAX || !in_area(c) {
                 OUTSIDE
             } else {
-                let state = ckm.states[c];
-                let full = match opts.colour {
-                    MapColour::Measured => match state {
-                        CellState::Measured => Some(MEASURED),
-                        CellState::Filled => Some(FILLED),
-                        _ => None,
-                    },
-                    _ => values[c].map(|v| colour_of((v - vmin) / (vmax - vmin))),
-                };
-                match (full, state) {
-                    (None, _) => WHITE,
-                    (Some(col), CellState::Filled) if opts.colour != MapColour::Measured => {
-                        if hatched(px, py) {
-                            col
-                        } else {
-                            paler(col)
-                        }
-                    }
-                    (Some(col), _) => col,
-                }
+                cell_colour(ckm, opts.colour, values[c], (vmin, vmax), c, (px, py))
             };
             main.draw_pixel(
                 (xr.start - base.0 + px as i32, yr.start - base.1 + py as i32),
@@ -365,13 +308,136 @@ where
         }
     }
 
-    // Sites: the map's own BS in red, the others in black, each labelled on
-    // a white box so the label reads over any cell colour.
     let label_font = TextStyle::from((FONT_NAME, 14).into_font());
+    draw_sites(&mut chart, &main, &others, &own, &label_font)?;
+
+    draw_legend(&legend, ckm, opts, &label_font)?;
+    if bar_w > 0 {
+        colour_bar(&bar, opts.colour, vmin, vmax)?;
+    }
+    root.present()?;
+    Ok(MapFrame {
+        columns: xr,
+        rows: yr,
+        x_m: (x0, x1),
+        y_m: (y0, y1),
+    })
+}
+
+/// The metres drawn: the grid `(x0, x1, y0, y1)` and every site, padded, and
+/// widened to the plot's aspect so a metre is as wide as it is tall.
+fn square_range<'a>(
+    (mut x0, mut x1, mut y0, mut y1): (f64, f64, f64, f64),
+    sites: impl Iterator<Item = &'a MapSite>,
+    dim: (u32, u32),
+) -> (f64, f64, f64, f64) {
+    let dim = (f64::from(dim.0), f64::from(dim.1));
+    let pad = 0.04 * (x1 - x0).max(y1 - y0);
+    for s in sites {
+        x0 = x0.min(s.x_m - pad);
+        x1 = x1.max(s.x_m + pad);
+        y0 = y0.min(s.y_m - pad);
+        y1 = y1.max(s.y_m + pad);
+    }
+    let (pw, ph) = (dim.0 - 80.0, dim.1 - 90.0);
+    let (dx, dy) = (x1 - x0, y1 - y0);
+    if dx / dy < pw / ph {
+        let extra = dy * pw / ph - dx;
+        x0 -= extra / 2.0;
+        x1 += extra / 2.0;
+    } else {
+        let extra = dx * ph / pw - dy;
+        y0 -= extra / 2.0;
+        y1 += extra / 2.0;
+    }
+    (x0, x1, y0, y1)
+}
+
+/// The colour scale's range: the dictionary's angles, the 1st…99th
+/// percentile of the total power, or [0, 1] for the state map.
+fn value_range(ckm: &Ckm, values: &[Option<f64>], colour: MapColour) -> (f64, f64) {
+    match colour {
+        MapColour::DominantAod => {
+            let lo = ckm
+                .header
+                .bin_angles_rad
+                .first()
+                .copied()
+                .unwrap_or(-1.0)
+                .to_degrees();
+            let hi = ckm
+                .header
+                .bin_angles_rad
+                .last()
+                .copied()
+                .unwrap_or(1.0)
+                .to_degrees();
+            (lo, hi)
+        }
+        MapColour::TotalPower => {
+            let mut v: Vec<f64> = values.iter().flatten().copied().collect();
+            v.sort_unstable_by(f64::total_cmp);
+            if v.is_empty() {
+                (0.0, 1.0)
+            } else {
+                // Robust range: 1st…99th percentile.
+                let q = |p: f64| sdusc_stats::quantile(&v, p);
+                (q(0.01), q(0.99).max(q(0.01) + 1e-9))
+            }
+        }
+        MapColour::Measured => (0.0, 1.0),
+    }
+}
+
+/// The colour of in-area cell `c` at pixel `(px, py)`: full for measured
+/// cells, paler with hatching for filled ones (flat in the state map).
+fn cell_colour(
+    ckm: &Ckm,
+    colour: MapColour,
+    value: Option<f64>,
+    (vmin, vmax): (f64, f64),
+    c: usize,
+    (px, py): (usize, usize),
+) -> RGBColor {
+    let state = ckm.states[c];
+    let full = match colour {
+        MapColour::Measured => match state {
+            CellState::Measured => Some(MEASURED),
+            CellState::Filled => Some(FILLED),
+            _ => None,
+        },
+        _ => value.map(|v| colour_of((v - vmin) / (vmax - vmin))),
+    };
+    match (full, state) {
+        (None, _) => WHITE,
+        (Some(col), CellState::Filled) if colour != MapColour::Measured => {
+            if hatched(px, py) {
+                col
+            } else {
+                paler(col)
+            }
+        }
+        (Some(col), _) => col,
+    }
+}
+
+/// Sites: the map's own BS in red, the others in black, each labelled on a
+/// white box so the label reads over any cell colour.
+fn draw_sites<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    main: &DrawingArea<DB, Shift>,
+    others: &[MapSite],
+    own: &MapSite,
+    label_font: &TextStyle<'_>,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let base = main.get_base_pixel();
     for (s, colour) in others
         .iter()
         .map(|s| (s, BLACK))
-        .chain(std::iter::once((&own, RED)))
+        .chain(std::iter::once((own, RED)))
     {
         // A white halo, then the marker.
         chart.draw_series(std::iter::once(TriangleMarker::new(
@@ -385,7 +451,7 @@ where
             colour.filled(),
         )))?;
         let (px, py) = chart.backend_coord(&(s.x_m, s.y_m));
-        let (tw, th) = main.estimate_text_size(&s.label, &label_font)?;
+        let (tw, th) = main.estimate_text_size(&s.label, label_font)?;
         let (tx, ty) = (px + 9 - base.0, py - 22 - base.1);
         main.draw(&Rectangle::new(
             [(tx - 2, ty - 1), (tx + tw as i32 + 2, ty + th as i32 + 2)],
@@ -397,18 +463,7 @@ where
             label_font.color(&colour),
         ))?;
     }
-
-    draw_legend(&legend, ckm, opts, &label_font)?;
-    if bar_w > 0 {
-        colour_bar(&bar, opts.colour, vmin, vmax)?;
-    }
-    root.present()?;
-    Ok(MapFrame {
-        columns: xr,
-        rows: yr,
-        x_m: (x0, x1),
-        y_m: (y0, y1),
-    })
+    Ok(())
 }
 
 /// The legend row: the cell states as drawn (with their counts), the

@@ -956,98 +956,11 @@ fn draw_waterfall<DB: DrawingBackend>(
         .draw()
         .map_err(e)?;
     // STEP 3: the floor, the separator and the dotted connectors between levels.
-    if let Some((_, f)) = &c.floor {
-        chart
-            .draw_series(std::iter::once(DashedPathElement::new(
-                vec![(0.0, *f), (x_max, *f)],
-                9,
-                6,
-                BLACK.stroke_width(2),
-            )))
-            .map_err(e)?;
-    }
-    if !c.extras.is_empty() {
-        let x = ns as f64 + gap / 2.0;
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(x, y0), (x, y1)],
-                BLACK.mix(0.5).stroke_width(1),
-            )))
-            .map_err(e)?;
-    }
-    let connector = |from: f64, to: f64, y: f64| {
-        DashedPathElement::new(
-            vec![(from, y), (to, y)],
-            3,
-            3,
-            BLACK.mix(0.6).stroke_width(1),
-        )
-    };
-    for w in c.steps.windows(2).enumerate() {
-        let (i, pair) = w;
-        chart
-            .draw_series(std::iter::once(connector(
-                i as f64 + 0.8,
-                i as f64 + 1.2,
-                pair[0].to,
-            )))
-            .map_err(e)?;
-    }
-    if let (Some(last), false) = (c.steps.last(), c.extras.is_empty()) {
-        // The extras' reference level (the last step) continues across them.
-        chart
-            .draw_series(std::iter::once(connector(
-                ns as f64 - 0.2,
-                x_max - 0.1,
-                last.to,
-            )))
-            .map_err(e)?;
-    }
+    waterfall_guides(&mut chart, c, (ns, gap, x_max), (y0, y1)).map_err(e)?;
     // STEP 4: bars, whiskers and the texts at their ends.
     let text_font = TextStyle::from((FONT_NAME, 15).into_font());
     for (cx, b) in &bars {
-        let (from, color) = match b.from {
-            None => (y0, START),
-            Some(f) if b.to < f => (f, LOSS),
-            Some(f) => (f, GAIN),
-        };
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(cx - 0.3, from), (cx + 0.3, b.to)],
-                color.mix(0.85).filled(),
-            )))
-            .map_err(e)?;
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(cx - 0.3, from), (cx + 0.3, b.to)],
-                color.stroke_width(1),
-            )))
-            .map_err(e)?;
-        let h = b.whisker.unwrap_or(0.0);
-        if h > 0.0 {
-            for path in [
-                vec![(*cx, b.to - h), (*cx, b.to + h)],
-                vec![(cx - 0.07, b.to - h), (cx + 0.07, b.to - h)],
-                vec![(cx - 0.07, b.to + h), (cx + 0.07, b.to + h)],
-            ] {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        path,
-                        BLACK.stroke_width(2),
-                    )))
-                    .map_err(e)?;
-            }
-        }
-        // Below a loss, above a level or a gain, clear of the whisker.
-        let down = b.from.is_some_and(|f| b.to < f);
-        let (px, py) = chart.backend_coord(&(*cx, if down { b.to - h } else { b.to + h }));
-        let (style, py) = if down {
-            (text_font.pos(Pos::new(HPos::Center, VPos::Top)), py + 5)
-        } else {
-            (text_font.pos(Pos::new(HPos::Center, VPos::Bottom)), py - 5)
-        };
-        root.draw(&Text::new(b.text.clone(), (px, py), style))
-            .map_err(e)?;
+        waterfall_bar(&mut chart, root, *cx, b, y0, &text_font).map_err(e)?;
     }
     // STEP 5: wrapped category labels, the two captions, the legend row.
     let (x_px, y_px) = chart.plotting_area().get_pixel_range();
@@ -1093,10 +1006,118 @@ fn draw_waterfall<DB: DrawingBackend>(
         .map_err(e)?;
     }
     // Legend: swatch + text, left to right from the plot's left edge.
-    let legend_y = caption_y + line_h + 14;
+    waterfall_legend(root, c, x_px.start, caption_y + line_h + 14).map_err(e)?;
+    Ok((x_px, y_px))
+}
+
+/// The waterfall's floor line, the separator before the extras and the
+/// dotted connectors that carry each level to the next bar.
+fn waterfall_guides<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    c: &WaterfallChart,
+    (ns, gap, x_max): (usize, f64, f64),
+    (y0, y1): (f64, f64),
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    if let Some((_, f)) = &c.floor {
+        chart.draw_series(std::iter::once(DashedPathElement::new(
+            vec![(0.0, *f), (x_max, *f)],
+            9,
+            6,
+            BLACK.stroke_width(2),
+        )))?;
+    }
+    if !c.extras.is_empty() {
+        let x = ns as f64 + gap / 2.0;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x, y0), (x, y1)],
+            BLACK.mix(0.5).stroke_width(1),
+        )))?;
+    }
+    let connector = |from: f64, to: f64, y: f64| {
+        DashedPathElement::new(
+            vec![(from, y), (to, y)],
+            3,
+            3,
+            BLACK.mix(0.6).stroke_width(1),
+        )
+    };
+    for w in c.steps.windows(2).enumerate() {
+        let (i, pair) = w;
+        chart.draw_series(std::iter::once(connector(
+            i as f64 + 0.8,
+            i as f64 + 1.2,
+            pair[0].to,
+        )))?;
+    }
+    if let (Some(last), false) = (c.steps.last(), c.extras.is_empty()) {
+        // The extras' reference level (the last step) continues across them.
+        chart.draw_series(std::iter::once(connector(
+            ns as f64 - 0.2,
+            x_max - 0.1,
+            last.to,
+        )))?;
+    }
+    Ok(())
+}
+
+/// One waterfall bar at x = `cx`: the box from its start level, its whisker
+/// and its text (below a loss, above a level or a gain).
+fn waterfall_bar<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    root: &DrawingArea<DB, Shift>,
+    cx: f64,
+    b: &WaterfallBar,
+    y0: f64,
+    text_font: &TextStyle<'_>,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (from, color) = match b.from {
+        None => (y0, START),
+        Some(f) if b.to < f => (f, LOSS),
+        Some(f) => (f, GAIN),
+    };
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(cx - 0.3, from), (cx + 0.3, b.to)],
+        color.mix(0.85).filled(),
+    )))?;
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(cx - 0.3, from), (cx + 0.3, b.to)],
+        color.stroke_width(1),
+    )))?;
+    let h = b.whisker.unwrap_or(0.0);
+    if h > 0.0 {
+        for path in [
+            vec![(cx, b.to - h), (cx, b.to + h)],
+            vec![(cx - 0.07, b.to - h), (cx + 0.07, b.to - h)],
+            vec![(cx - 0.07, b.to + h), (cx + 0.07, b.to + h)],
+        ] {
+            chart.draw_series(std::iter::once(PathElement::new(
+                path,
+                BLACK.stroke_width(2),
+            )))?;
+        }
+    }
+    // Below a loss, above a level or a gain, clear of the whisker.
+    let down = b.from.is_some_and(|f| b.to < f);
+    let (px, py) = chart.backend_coord(&(cx, if down { b.to - h } else { b.to + h }));
+    let (style, py) = if down {
+        (text_font.pos(Pos::new(HPos::Center, VPos::Top)), py + 5)
+    } else {
+        (text_font.pos(Pos::new(HPos::Center, VPos::Bottom)), py - 5)
+    };
+    root.draw(&Text::new(b.text.clone(), (px, py), style))?;
+    Ok(())
+}
+
+/// The waterfall's legend row at height `legend_y`, from x = `x0`.
+fn waterfall_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &WaterfallChart,
+    x0: i32,
+    legend_y: i32,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let legend_font =
         TextStyle::from((FONT_NAME, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    let mut x = x_px.start;
+    let mut x = x0;
     let mut entries: Vec<(Option<RGBColor>, String)> = vec![
         (Some(START), "start level".into()),
         (Some(LOSS), "Δ < 0 (loss)".into()),
@@ -1115,35 +1136,31 @@ fn draw_waterfall<DB: DrawingBackend>(
                     7,
                     4,
                     col.stroke_width(2),
-                ))
-                .map_err(e)?;
+                ))?;
                 x += 36;
             }
             Some(col) => {
                 root.draw(&Rectangle::new(
                     [(x, legend_y - 7), (x + 18, legend_y + 7)],
                     col.mix(0.85).filled(),
-                ))
-                .map_err(e)?;
+                ))?;
                 x += 24;
             }
             None => {
                 root.draw(&PathElement::new(
                     vec![(x + 6, legend_y - 8), (x + 6, legend_y + 8)],
                     BLACK.stroke_width(2),
-                ))
-                .map_err(e)?;
+                ))?;
                 x += 16;
             }
         }
         let w = root
             .estimate_text_size(&text, &legend_font)
             .map_or(8 * text.chars().count() as i32, |(w, _)| w as i32);
-        root.draw(&Text::new(text, (x, legend_y), legend_font.clone()))
-            .map_err(e)?;
+        root.draw(&Text::new(text, (x, legend_y), legend_font.clone()))?;
         x += w + 22;
     }
-    Ok((x_px, y_px))
+    Ok(())
 }
 
 #[cfg(test)]
