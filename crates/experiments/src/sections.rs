@@ -319,7 +319,6 @@ fn gap_body(
     };
     let (first_n, last_n, floor_n) = (name(first), name(last), name(floor));
     let drops = first.level.n;
-    let dash = |m: &Option<MeanCi>| m.as_ref().map_or("–".to_string(), fmt_delta);
     let mut b = String::new();
     let _ = writeln!(
         b,
@@ -333,16 +332,7 @@ fn gap_body(
         esc(&floor_n)
     );
     for r in &steps {
-        let _ = writeln!(
-            b,
-            "| {} | `{}` | {} | {} | {} | {} |",
-            esc(&r.label),
-            r.scheme,
-            ckm_cell(&r.ckm),
-            fmt_ci(&r.level),
-            dash(&r.delta),
-            dash(&r.delta_floor)
-        );
+        gap_row(&mut b, r);
     }
     let _ = writeln!(
         b,
@@ -372,6 +362,22 @@ fn gap_body(
         (&total, largest),
     );
     Ok(b)
+}
+
+/// One row of a gap table: step or arm, scheme, CKM, level, Δ to the
+/// previous step (or the last step) and to the floor.
+fn gap_row(b: &mut String, r: &GapRow) {
+    let dash = |m: &Option<MeanCi>| m.as_ref().map_or("–".to_string(), fmt_delta);
+    let _ = writeln!(
+        b,
+        "| {} | `{}` | {} | {} | {} | {} |",
+        esc(&r.label),
+        r.scheme,
+        ckm_cell(&r.ckm),
+        fmt_ci(&r.level),
+        dash(&r.delta),
+        dash(&r.delta_floor)
+    );
 }
 
 /// STEP 1 of the gap section: what each ingredient costs, and the largest
@@ -433,7 +439,6 @@ fn gap_extras(
     (last_n, floor_n): (&str, &str),
     name: &dyn Fn(&GapRow) -> String,
 ) {
-    let dash = |m: &Option<MeanCi>| m.as_ref().map_or("–".to_string(), fmt_delta);
     let _ = writeln!(
         b,
         "\nBeyond the paper (Δ to {last_n}, the last step, and to {floor_n}):\n\n\
@@ -442,16 +447,7 @@ fn gap_extras(
         esc(floor_n)
     );
     for r in extras {
-        let _ = writeln!(
-            b,
-            "| {} | `{}` | {} | {} | {} | {} |",
-            esc(&r.label),
-            r.scheme,
-            ckm_cell(&r.ckm),
-            fmt_ci(&r.level),
-            dash(&r.delta),
-            dash(&r.delta_floor)
-        );
+        gap_row(b, r);
     }
     let list = |pick: &dyn Fn(&GapRow) -> Option<MeanCi>, want: Outcome| {
         let names: Vec<String> = extras
