@@ -21,10 +21,11 @@
 //!
 //! Coverage (our rule, issue 12): a bin whose best beam's gain is more than
 //! [`COVERAGE_DB`] below the codebook's best gain in any direction
-//! ([`Coverage`]) is outside every main lobe and is never a candidate. Such a bin is seen only through
-//! sidelobes, where a fit of real data puts ghost paths; an operator codebook
-//! steering to ±64° with a ±90° dictionary put the dominant path at endfire
-//! in half the cells. The DFT codebook covers every bin.
+//! ([`Coverage`]) is outside every main lobe and is never a candidate. Such
+//! a bin is seen only through sidelobes, where a fit of real data puts ghost
+//! paths; an operator codebook steering to ±64° with a ±90° dictionary put
+//! the dominant path at endfire in half the cells. The DFT codebook covers
+//! every bin.
 //!
 //! Files: `dictionary.rs` Φ and its Gram matrix; `greedy.rs` STEPS 1–3;
 //! `refine.rs` STEP 4 (swaps) and the exact refit.
@@ -276,22 +277,14 @@ impl pulp::WithSimd for Kernel<'_> {
         }
         // floor holds the measured peak gain. Bins that no measured beam
         // covers (within COVERAGE_DB of the codebook's best gain, as the
-        // dictionary of the measured beams would say), or that they see below
-        // min_coverage of the codebook's peak, get an infinite floor: no step
-        // or swap can pick them.
+        // dictionary of the measured beams would say; this implies the
+        // codebook covers them), or that they see below min_coverage of the
+        // codebook's peak, get an infinite floor: no step or swap can pick
+        // them.
         let level = dict.level;
-        for (((f, &d), &peak), &covered) in floor
-            .iter_mut()
-            .zip(diag.iter())
-            .zip(&dict.peak)
-            .zip(&dict.covered)
-        {
+        for ((f, &d), &peak) in floor.iter_mut().zip(diag.iter()).zip(&dict.peak) {
             let seen = *f > 0.0 && *f >= level && *f >= params.min_coverage * peak;
-            *f = if covered && seen {
-                1e-12 * d
-            } else {
-                f64::INFINITY
-            };
+            *f = if seen { 1e-12 * d } else { f64::INFINITY };
         }
         let gram = Masked {
             dict,
@@ -573,15 +566,14 @@ mod tests {
         assert_eq!(dft.covered_bins(), nq);
 
         let dict = Dictionary::new(&codebook_60(32, 64), &angles, 4.0);
-        let covered: Vec<f64> = (0..nq)
-            .filter(|&i| dict.covered(i))
-            .map(|i| angles[i])
-            .collect();
-        let (lo, hi) = (
-            covered[0].to_degrees(),
-            covered[covered.len() - 1].to_degrees(),
+        let covered: Vec<usize> = (0..nq).filter(|&i| dict.covered(i)).collect();
+        let (first, last) = (covered[0], covered[covered.len() - 1]);
+        assert_eq!(
+            last - first + 1,
+            dict.covered_bins(),
+            "one contiguous range"
         );
-        assert_eq!(covered.len(), dict.covered_bins(), "one contiguous range");
+        let (lo, hi) = (angles[first].to_degrees(), angles[last].to_degrees());
         assert!(
             lo > -66.0 && lo < -60.0 && hi > 60.0 && hi < 66.0,
             "[{lo}, {hi}]"
